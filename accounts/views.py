@@ -17,6 +17,6 @@ def all_accounts(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_for_tenant_or_404(Account.objects.all(), request, pk=pk)
+def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_for_tenant_or_404(Account.objects.all(), request, pk=account_id)
     return TemplateResponse(request, "accounts/detail.html", {"account": account})
