@@ -2,8 +2,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/csplatform
-REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .PHONY: install run test lint format bench-seed clean
 
@@ -20,8 +18,9 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python bin/run.py
 
+# DATABASE_URL and REDIS_URL default to the local services (bin/test.py).
 test: install
-	DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/python bin/test.py $(ARGS)
+	$(BIN)/python bin/test.py $(ARGS)
 
 lint:
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -1,4 +1,4 @@
-"""Writes that touch accounts. Keyword-only, typed, named ``<entity>_<verb>``."""
+"""Writes that touch accounts, and who may make them. Keyword-only, typed, named ``<entity>_<verb>``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,24 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Case, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from csplatform.models import Tenant
+from csplatform.models import Membership, Tenant, User
 
-from .models import DEFAULT_SEGMENTS, Account, Segment
+from .models import (
+    DEFAULT_SEGMENTS,
+    Account,
+    Activity,
+    ActivityContact,
+    ActivityTeamMember,
+    Contact,
+    ContactRole,
+    Segment,
+)
 
 
 def tenant_today(tenant: Tenant) -> dt.date:
@@ -71,3 +82,209 @@ def segments_assign(*, tenant: Tenant, accounts=None) -> int:
     return accounts.filter(segment_pinned=False).update(
         segment_id=Case(*bands, default=None, output_field=IntegerField())
     )
+
+
+# --- Who may change an account ---------------------------------------------------------
+
+
+def can_edit_account(membership: Membership, account: Account) -> bool:
+    """The one rule for changing an account and its contacts: its owner, a CS leader or an
+    admin of the account's tenant may; other CSMs may only read it (and log activities)."""
+    if membership.tenant_id != account.tenant_id:
+        return False
+    return membership.is_leader or account.owner_id == membership.user_id
+
+
+def can_reassign_account_owner(membership: Membership, account: Account) -> bool:
+    """Only a CS leader or an admin of the account's tenant hands an account to another owner
+    (a book is sized by ARR, DOMAIN.md §9, which is a leader's call)."""
+    return membership.tenant_id == account.tenant_id and membership.is_leader
+
+
+# --- Writes of the Account 360 page ----------------------------------------------------
+
+# DOMAIN.md §6: a champion or sponsor leaving is a top churn risk that must trigger action.
+KEY_CONTACT_ROLES = frozenset({ContactRole.CHAMPION, ContactRole.EXECUTIVE_SPONSOR})
+
+
+def account_update(
+    *,
+    account: Account,
+    name: str,
+    domain: str,
+    industry: str,
+    employee_count: int | None,
+    lifecycle_stage: str,
+    customer_since: dt.date | None,
+    segment: Segment | None,
+    segment_pinned: bool,
+    owner: User | None,
+) -> Account:
+    """Save the account's own facts and owner. ``owner`` must be a member of the account's
+    tenant and ``segment`` one of its segments (``ValidationError`` otherwise, nothing saved).
+    An unpinned account's segment follows its ARR band, so it is re-assigned at once."""
+    if segment is not None and segment.tenant_id != account.tenant_id:
+        raise ValidationError({"segment": "Choose one of your company's segments."})
+    if owner is not None and not Membership.objects.filter(tenant_id=account.tenant_id, user=owner).exists():
+        raise ValidationError({"owner": "The owner must be a member of your company."})
+    account.name = name
+    account.domain = domain
+    account.industry = industry
+    account.employee_count = employee_count
+    account.lifecycle_stage = lifecycle_stage
+    account.customer_since = customer_since
+    account.segment = segment
+    account.segment_pinned = segment_pinned
+    account.owner = owner
+    with transaction.atomic():
+        account.save(
+            update_fields=[
+                "name",
+                "domain",
+                "industry",
+                "employee_count",
+                "lifecycle_stage",
+                "customer_since",
+                "segment",
+                "segment_pinned",
+                "owner",
+                "updated_at",
+            ]
+        )
+        if not segment_pinned:
+            segments_assign(
+                tenant=account.tenant, accounts=Account.objects.filter(tenant=account.tenant, pk=account.pk)
+            )
+            account.refresh_from_db(fields=["segment"])
+    return account
+
+
+def contact_reports_to_check(*, contact: Contact, reports_to: Contact | None) -> None:
+    """Raise ``ValidationError`` unless ``reports_to`` may be ``contact``'s manager: another
+    contact of the same account whose own line of managers does not lead back to ``contact``
+    (reporting lines form a tree). One query reads the account's lines, however deep."""
+    if reports_to is None:
+        return
+    if reports_to.account_id != contact.account_id:
+        raise ValidationError("Choose someone at the same account.", code="other_account")
+    if contact.pk is None:
+        return  # a new contact has no reports yet, so it cannot close a loop
+    if reports_to.pk == contact.pk:
+        raise ValidationError("A contact cannot report to themselves.", code="self")
+    manager_of = dict(
+        Contact.objects.filter(tenant_id=contact.tenant_id, account_id=contact.account_id).values_list(
+            "pk", "reports_to_id"
+        )
+    )
+    seen: set[int] = set()
+    current = reports_to.pk
+    while current is not None and current not in seen:
+        if current == contact.pk:
+            raise ValidationError(
+                f"{reports_to.name} already reports to {contact.name}, directly or through others: "
+                "that would make a loop.",
+                code="loop",
+            )
+        seen.add(current)
+        current = manager_of.get(current)
+
+
+def contact_save(
+    *,
+    tenant: Tenant,
+    account: Account,
+    contact: Contact | None = None,
+    name: str,
+    title: str = "",
+    email: str = "",
+    role: str,
+    level: str,
+    reports_to: Contact | None = None,
+) -> Contact:
+    """Add a contact at ``account`` (``contact=None``) or update ``contact``, which must be one
+    of ``account``'s. ``reports_to`` is checked by ``contact_reports_to_check``."""
+    if account.tenant_id != tenant.pk:
+        raise ValueError("The account belongs to another tenant.")
+    if contact is None:
+        contact = Contact(tenant=tenant, account=account)
+    elif contact.account_id != account.pk:
+        raise ValueError("The contact belongs to another account.")
+    contact_reports_to_check(contact=contact, reports_to=reports_to)
+    contact.name = name
+    contact.title = title
+    contact.email = email
+    contact.role = role
+    contact.level = level
+    contact.reports_to = reports_to
+    if contact.pk is None:
+        contact.save()
+    else:
+        contact.save(update_fields=["name", "title", "email", "role", "level", "reports_to"])
+    return contact
+
+
+def contact_mark_left(*, contact: Contact, left_on: dt.date, note: str = "") -> Contact:
+    """Record that ``contact`` left the customer. The contact is kept, with the date and the
+    note, because champion movement is a top churn risk (DOMAIN.md §6); the people who
+    reported to them keep that line so the map can say whose manager left."""
+    contact.left_on = left_on
+    contact.left_note = note
+    contact.save(update_fields=["left_on", "left_note"])
+    return contact
+
+
+def activity_log(
+    *,
+    tenant: Tenant,
+    account: Account,
+    author: User,
+    kind: str,
+    occurred_at: dt.datetime,
+    purpose: str,
+    summary: str = "",
+    next_step: str = "",
+    next_step_due: dt.date | None = None,
+    team: Iterable[User],
+    contacts: Iterable[Contact],
+) -> Activity:
+    """Record something we did with ``account``: our people in it (members of ``tenant``)
+    and their contacts (active contacts of ``account``). A stranger on either side raises
+    ``ValidationError`` and nothing is written; otherwise the activity and its participants
+    are written together (three INSERTs)."""
+    if account.tenant_id != tenant.pk:
+        raise ValueError("The account belongs to another tenant.")
+    team = list({user.pk: user for user in team}.values())
+    contacts = list({contact.pk: contact for contact in contacts}.values())
+    members = set(
+        Membership.objects.filter(tenant=tenant, user__in=team).values_list("user_id", flat=True) if team else []
+    )
+    if any(user.pk not in members for user in team):
+        raise ValidationError({"team": "Only members of your company can be among our people."})
+    ours = set(
+        Contact.objects.filter(tenant=tenant, account=account, pk__in=[c.pk for c in contacts])
+        .active()
+        .values_list("pk", flat=True)
+        if contacts
+        else []
+    )
+    if any(contact.pk not in ours for contact in contacts):
+        raise ValidationError({"contacts": "Only this account's current contacts can be among theirs."})
+    with transaction.atomic():
+        activity = Activity.objects.create(
+            tenant=tenant,
+            account=account,
+            kind=kind,
+            occurred_at=occurred_at,
+            purpose=purpose,
+            summary=summary,
+            next_step=next_step,
+            next_step_due=next_step_due,
+            created_by=author,
+        )
+        ActivityTeamMember.objects.bulk_create(
+            ActivityTeamMember(tenant=tenant, activity=activity, user=user) for user in team
+        )
+        ActivityContact.objects.bulk_create(
+            ActivityContact(tenant=tenant, activity=activity, contact=contact) for contact in contacts
+        )
+    return activity

@@ -8,4 +8,9 @@ urlpatterns = [
     path("mine/", views.my_book, name="my_book"),
     path("", views.all_accounts, name="all_accounts"),
     path("<int:account_id>/", views.account_detail, name="detail"),
+    path("<int:account_id>/edit/", views.edit_account, name="edit"),
+    path("<int:account_id>/activities/log/", views.log_activity, name="activity_log"),
+    path("<int:account_id>/contacts/add/", views.add_contact, name="contact_add"),
+    path("<int:account_id>/contacts/<int:contact_id>/edit/", views.edit_contact, name="contact_edit"),
+    path("<int:account_id>/contacts/<int:contact_id>/left/", views.mark_contact_left, name="contact_left"),
 ]

@@ -1,7 +1,7 @@
 """`make test`: lint, migration check and the whole suite on PostgreSQL and Redis.
 
 DATABASE_URL and REDIS_URL default to the local services; when one is unreachable the run
-stops at once with a message naming it and how to start it.
+stops before anything else, with a message naming it and how to start it.
 """
 
 import os
@@ -9,10 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import environ
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/csplatform")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+sys.path.insert(0, str(ROOT))
+
+from tests.required_services import required_services_problem  # noqa: E402  (needs ROOT on the path)
+
+# The migration check needs no database, and the suite's database is test_<name>: Django's
+# warning that <name> itself does not exist would only be noise.
+QUIET_MIGRATION_HISTORY = "ignore:Got an error checking a consistent migration history:RuntimeWarning"
 
 
 def step(title: str, *command: str, env: dict | None = None) -> None:
@@ -24,11 +33,19 @@ def step(title: str, *command: str, env: dict | None = None) -> None:
 
 
 def main() -> None:
+    print("==> PostgreSQL and Redis are reachable", flush=True)
+    problem = required_services_problem(environ.Env.db_url_config(os.environ["DATABASE_URL"]), os.environ["REDIS_URL"])
+    if problem:
+        print(problem, file=sys.stderr)
+        print("FAILED: PostgreSQL and Redis are reachable", file=sys.stderr)
+        sys.exit(2)
     step("ruff check", str(BIN / "ruff"), "check", ".")
     step("ruff format --check", str(BIN / "ruff"), "format", "--check", ".")
     step(
         "migrations are up to date",
         sys.executable,
+        "-W",
+        QUIET_MIGRATION_HISTORY,
         "manage.py",
         "makemigrations",
         "--check",

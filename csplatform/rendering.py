@@ -6,7 +6,10 @@ from django.template.response import TemplateResponse
 
 
 def htmx_partial(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False)) and not request.htmx.boosted
+    """A fragment is wanted for a plain htmx request; a boosted one and a history-restore
+    (back button on a page htmx no longer caches) need the whole page."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def render_page(

@@ -9,8 +9,6 @@ test must enter the tenant itself (as a view, task or service does in production
 from __future__ import annotations
 
 import os
-import socket
-from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
@@ -21,41 +19,16 @@ from accounts.services import segments_create_defaults
 from csplatform.models import Role
 
 from .factories import MembershipFactory, TenantFactory, UserFactory
-
-
-def _reachable(url: str, default_port: int) -> tuple[bool, str]:
-    parsed = urlparse(url)
-    host, port = parsed.hostname or "127.0.0.1", parsed.port or default_port
-    try:
-        socket.create_connection((host, port), timeout=3).close()
-        return True, f"{host}:{port}"
-    except OSError as exc:
-        return False, f"{host}:{port} ({exc.strerror or exc})"
+from .required_services import required_services_problem
 
 
 def pytest_configure(config):
     """Fail at once, and say how to fix it, when a real service the suite needs is down."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    database = settings.DATABASES["default"]
-    if "postgresql" not in database["ENGINE"]:
-        pytest.exit("The test suite runs on PostgreSQL: set DATABASE_URL=postgres://... (see README).", returncode=2)
-    ok, where = _reachable(f"postgres://{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}", 5432)
-    if not ok:
-        pytest.exit(
-            f"PostgreSQL is unreachable at {where}. Start it with:\n"
-            "  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"
-            "or point DATABASE_URL at a running server.",
-            returncode=2,
-        )
-    ok, where = _reachable(settings.REDIS_URL, 6379)
-    if not ok:
-        pytest.exit(
-            f"Redis is unreachable at {where}. Start it with:\n"
-            '  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no\n'
-            "or point REDIS_URL at a running server.",
-            returncode=2,
-        )
+    problem = required_services_problem(settings.DATABASES["default"], settings.REDIS_URL)
+    if problem:
+        pytest.exit(problem, returncode=2)
 
 
 @pytest.fixture

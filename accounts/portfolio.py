@@ -1,0 +1,220 @@
+"""The portfolio pages (My book, All accounts): which accounts a user sees, how the list is
+searched, filtered, sorted, totalled and paged. The views only choose ``mine`` and render."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.db.models import Case, Count, F, IntegerField, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+
+from csplatform.models import Tenant, User
+
+from .models import Account, LifecycleStage, Segment
+from .services import tenant_today
+
+# Renewal windows of DOMAIN.md §10, in calendar months from today: (from, up to but excluding).
+RENEWAL_WINDOWS = {"0-3": (0, 3), "3-6": (3, 6), "6-9": (6, 9), "9-12": (9, 12)}
+RENEWAL_WINDOW_CHOICES = [(key, f"In {start}-{end} months") for key, (start, end) in RENEWAL_WINDOWS.items()]
+
+# Sort key in the URL -> the column it orders by. "days" orders like "renewal": same fact.
+SORT_COLUMNS = {
+    "name": ("name",),
+    "arr": ("arr",),
+    "segment": ("segment__name",),
+    "owner": ("owner__full_name", "owner__email"),
+    "stage": ("stage_position",),
+    "renewal": ("next_renewal_date",),
+    "days": ("next_renewal_date",),
+}
+DEFAULT_SORT = "name"
+# The table's columns, in order: (sort key, header, right-aligned number).
+COLUMNS = [
+    ("name", "Account", False),
+    ("arr", "ARR", True),
+    ("segment", "Segment", False),
+    ("owner", "Owner", False),
+    ("stage", "Lifecycle stage", False),
+    ("renewal", "Next renewal", False),
+    ("days", "Days to renewal", True),
+]
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months later, clamped to the month's end (30 Nov + 3 = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def parse_sort(value: str) -> tuple[str, bool]:
+    """``"arr"`` / ``"-arr"`` -> (key, descending). Anything not whitelisted -> the default."""
+    key = value.removeprefix("-")
+    if key not in SORT_COLUMNS:
+        return DEFAULT_SORT, False
+    return key, value.startswith("-")
+
+
+class SearchInput(forms.TextInput):
+    input_type = "search"
+
+
+class PortfolioFilterForm(forms.Form):
+    """The filter bar. Segment and owner choices come from the active tenant only, so another
+    tenant's ids fail validation like any other bad value. Every field is optional."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        widget=SearchInput(attrs={"class": "form-control", "placeholder": "Name or domain", "autocomplete": "off"}),
+    )
+    segment = forms.ModelChoiceField(
+        queryset=Segment.objects.none(),
+        required=False,
+        empty_label="Any segment",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="Anyone",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    stage = forms.ChoiceField(
+        label="Lifecycle stage",
+        required=False,
+        choices=[("", "Any stage"), *LifecycleStage.choices],
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    window = forms.ChoiceField(
+        label="Renewal window",
+        required=False,
+        choices=[("", "Any time"), *RENEWAL_WINDOW_CHOICES],
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+
+    def __init__(self, *args, tenant: Tenant, mine: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["segment"].queryset = Segment.objects.filter(tenant=tenant).order_by("-arr_min")
+        if mine:
+            # My book is one owner's by definition.
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].queryset = User.objects.filter(memberships__tenant=tenant).order_by(
+                "full_name", "email"
+            )
+
+    def valid_filters(self) -> dict:
+        """The filters that passed validation and are set; a bad one is dropped (its error
+        stays on the form to be shown) instead of failing the whole page."""
+        self.is_valid()
+        return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
+
+
+def portfolio_accounts(
+    *,
+    tenant: Tenant,
+    user: User,
+    mine: bool,
+    filters: dict,
+    sort: str = DEFAULT_SORT,
+    today: dt.date | None = None,
+) -> QuerySet[Account]:
+    """The tenant's accounts (only ``user``'s when ``mine``) narrowed by cleaned ``filters``
+    (keys of ``PortfolioFilterForm``) and ordered by ``sort`` (``"key"`` or ``"-key"``, see
+    ``SORT_COLUMNS``). Empty values sort last either way; name and id break ties so pages
+    never overlap. Renewal windows count calendar months from ``today`` (tenant's today by
+    default): "0-3" is today up to, not including, the same day three months on."""
+    accounts = Account.objects.filter(tenant=tenant).select_related("segment", "owner")
+    if mine:
+        accounts = accounts.owned_by(user)
+    if filters.get("q"):
+        accounts = accounts.search(filters["q"])
+    if filters.get("segment"):
+        accounts = accounts.filter(segment=filters["segment"])
+    if filters.get("owner"):
+        accounts = accounts.owned_by(filters["owner"])
+    if filters.get("stage"):
+        accounts = accounts.filter(lifecycle_stage=filters["stage"])
+    if filters.get("window") in RENEWAL_WINDOWS:
+        today = today or tenant_today(tenant)
+        start, end = RENEWAL_WINDOWS[filters["window"]]
+        accounts = accounts.renewing_between(add_months(today, start), add_months(today, end))
+
+    key, descending = parse_sort(sort)
+    if key == "stage":
+        # Lifecycle order (handoff ... churned) means more to a CSM than the alphabet.
+        accounts = accounts.annotate(
+            stage_position=Case(
+                *(When(lifecycle_stage=value, then=Value(i)) for i, value in enumerate(LifecycleStage.values)),
+                output_field=IntegerField(),
+            )
+        )
+    columns = [
+        F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
+        for column in SORT_COLUMNS[key]
+    ]
+    return accounts.order_by(*columns, "name", "pk")
+
+
+def portfolio_totals(accounts: QuerySet[Account]) -> dict:
+    """Number of accounts and their total ARR, in one query."""
+    return accounts.aggregate(count=Count("pk"), arr=Coalesce(Sum("arr"), Value(Decimal("0"))))
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its count up front, because the totals query has already counted."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self.count = count  # shadows the cached property, so no second COUNT(*)
+
+
+def table_headers(sort_key: str, descending: bool) -> list[dict]:
+    """Each column's header: the sort its link asks for (the same column flips direction)
+    and its ``aria-sort`` when it is the column sorted by."""
+    headers = []
+    for key, label, numeric in COLUMNS:
+        current = key == sort_key
+        headers.append(
+            {
+                "key": key,
+                "label": label,
+                "numeric": numeric,
+                "aria_sort": ("descending" if descending else "ascending") if current else "",
+                "next_sort": key if not current or descending else f"-{key}",
+            }
+        )
+    return headers
+
+
+def portfolio_context(request: HttpRequest, *, mine: bool) -> dict:
+    """Everything the portfolio template needs for the current query string."""
+    tenant = request.tenant
+    today = tenant_today(tenant)
+    form = PortfolioFilterForm(request.GET, tenant=tenant, mine=mine)
+    filters = form.valid_filters()
+    sort_key, descending = parse_sort(request.GET.get("sort", ""))
+    sort = f"-{sort_key}" if descending else sort_key
+    accounts = portfolio_accounts(tenant=tenant, user=request.user, mine=mine, filters=filters, sort=sort, today=today)
+    totals = portfolio_totals(accounts)
+    page = CountedPaginator(accounts, settings.PORTFOLIO_PAGE_SIZE, count=totals["count"]).get_page(
+        request.GET.get("page")
+    )
+    return {
+        "form": form,
+        "mine": mine,
+        "filtered": bool(filters),
+        "sort": sort,
+        "headers": table_headers(sort_key, descending),
+        "totals": totals,
+        "page": page,
+        "rows": [(account, account.days_to_renewal(today)) for account in page],
+    }
