@@ -32,6 +32,7 @@ from statistics import NormalDist
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from accounts.models import (
     INDUSTRIES,
@@ -226,6 +227,12 @@ class DemoLogin:
 # --- Public entry points ---------------------------------------------------------------------
 
 
+# The other apps' demo rows ("app.demo.app_seed"), written after the accounts, lines, contacts
+# and activities exist, inside the tenant's transaction and scope. Each is called as
+# ``seed(tenant=, rng=, today=, use_copy=, log=)`` and must be set-based (csplatform.bulk).
+APP_SEEDERS: list[str] = []
+
+
 def demo_seed(
     *,
     account_count: int = DEFAULT_ACCOUNT_COUNT,
@@ -338,6 +345,15 @@ def _tenant_seed(
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE " + ", ".join(model._meta.db_table for model in tables))
             account_rollups_refresh(tenant=tenant, today=plan.today)
+            for seeder_path in APP_SEEDERS:
+                # Each app's own random stream: adding an app never changes another's data.
+                import_string(seeder_path)(
+                    tenant=tenant,
+                    rng=random.Random(f"{seed}:{spec.slug}:{seeder_path}"),
+                    today=plan.today,
+                    use_copy=use_copy,
+                    log=log,
+                )
     log(
         f"{spec.name}: {len(users):,} users, {len(products)} products, "
         + ", ".join(f"{count:,} {table}" for table, count in counts.items())
