@@ -23,6 +23,8 @@ def manage(*args: str) -> None:
 
 
 def main() -> int:
+    # A plain `kill` of this launcher must stop the worker too, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     (ROOT / "var").mkdir(exist_ok=True)
     manage("migrate", "--noinput", "-v", "0")
     manage("seed_demo", "--if-empty")
@@ -40,23 +42,24 @@ def main() -> int:
             "WARNING",
             "--concurrency",
             "2",
-            "--schedule",
-            str(ROOT / "var" / "celerybeat-schedule"),
         ],
         cwd=ROOT,
     )
     print(f"Background worker and beat started (pid {worker.pid}).", flush=True)
     print("Serving http://127.0.0.1:8000  (Ctrl-C to stop)", flush=True)
+    server = subprocess.Popen([PYTHON, str(ROOT / "manage.py"), "runserver", "127.0.0.1:8000"], cwd=ROOT)
     try:
-        return subprocess.call([PYTHON, str(ROOT / "manage.py"), "runserver", "127.0.0.1:8000"], cwd=ROOT)
+        return server.wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        for process in (server, worker):
+            process.send_signal(signal.SIGTERM)
+        for process in (server, worker):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 if __name__ == "__main__":
