@@ -284,3 +284,36 @@ class ActivityContact(TenantOwned):
             models.UniqueConstraint(fields=["tenant", "activity", "contact"], name="activitycontact_unique"),
         ]
         indexes = [models.Index(fields=["tenant", "contact"], name="activitycontact_tenant_contact")]
+
+
+class ContactEventKind(models.TextChoices):
+    LEFT = "left", "Left the company"
+    ROLE_CHANGED = "role_changed", "Role changed"
+
+
+class ContactEvent(TenantOwned):
+    """A key contact's movement (DOMAIN.md §6): a champion or executive sponsor who left, or a
+    contact whose role changed to or from one of those. Written by ``contact_mark_left`` and
+    ``contact_save``; shown on the account and read by playbook triggers."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contact_events")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=ContactEventKind.choices)
+    previous_role = models.CharField(max_length=32, choices=ContactRole.choices)
+    new_role = models.CharField(max_length=32, choices=ContactRole.choices, blank=True)
+    occurred_on = models.DateField()
+    note = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_on", "-pk"]
+        indexes = [
+            models.Index(fields=["tenant", "account", "-occurred_on"], name="contactevent_tenant_account"),
+            models.Index(fields=["tenant", "-created_at"], name="contactevent_tenant_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact}: {self.get_kind_display()}"

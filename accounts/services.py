@@ -11,8 +11,9 @@ from django.db import transaction
 from django.db.models import Case, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from csplatform.models import Membership, Tenant, User
+from csplatform.models import Membership, Role, Tenant, User
 
 from .models import (
     DEFAULT_SEGMENTS,
@@ -21,6 +22,8 @@ from .models import (
     ActivityContact,
     ActivityTeamMember,
     Contact,
+    ContactEvent,
+    ContactEventKind,
     ContactRole,
     Segment,
 )
@@ -89,8 +92,9 @@ def segments_assign(*, tenant: Tenant, accounts=None) -> int:
 
 def can_edit_account(membership: Membership, account: Account) -> bool:
     """The one rule for changing an account and its contacts: its owner, a CS leader or an
-    admin of the account's tenant may; other CSMs may only read it (and log activities)."""
-    if membership.tenant_id != account.tenant_id:
+    admin of the account's tenant may; other CSMs may only read it (and log activities).
+    Account executives (sales) never change an account, even one they were made owner of."""
+    if membership.tenant_id != account.tenant_id or not membership.has_role(Role.CSM):
         return False
     return membership.is_leader or account.owner_id == membership.user_id
 
@@ -200,9 +204,11 @@ def contact_save(
     role: str,
     level: str,
     reports_to: Contact | None = None,
+    by: User | None = None,
 ) -> Contact:
     """Add a contact at ``account`` (``contact=None``) or update ``contact``, which must be one
-    of ``account``'s. ``reports_to`` is checked by ``contact_reports_to_check``."""
+    of ``account``'s. ``reports_to`` is checked by ``contact_reports_to_check``. A role change
+    to or from champion or executive sponsor is recorded as a ``ContactEvent`` (by ``by``)."""
     if account.tenant_id != tenant.pk:
         raise ValueError("The account belongs to another tenant.")
     if contact is None:
@@ -210,26 +216,59 @@ def contact_save(
     elif contact.account_id != account.pk:
         raise ValueError("The contact belongs to another account.")
     contact_reports_to_check(contact=contact, reports_to=reports_to)
+    # Read from the row: a bound model form has written the new role onto the instance already.
+    previous_role = (
+        Contact.objects.filter(tenant=tenant, pk=contact.pk).values_list("role", flat=True).first()
+        if contact.pk is not None
+        else None
+    )
     contact.name = name
     contact.title = title
     contact.email = email
     contact.role = role
     contact.level = level
     contact.reports_to = reports_to
-    if contact.pk is None:
-        contact.save()
-    else:
-        contact.save(update_fields=["name", "title", "email", "role", "level", "reports_to"])
+    with transaction.atomic():
+        if contact.pk is None:
+            contact.save()
+        else:
+            contact.save(update_fields=["name", "title", "email", "role", "level", "reports_to"])
+        if previous_role is not None and previous_role != role and KEY_CONTACT_ROLES & {previous_role, role}:
+            ContactEvent.objects.create(
+                tenant=tenant,
+                account=account,
+                contact=contact,
+                kind=ContactEventKind.ROLE_CHANGED,
+                previous_role=previous_role,
+                new_role=role,
+                occurred_on=tenant_today(tenant),
+                recorded_by=by,
+            )
     return contact
 
 
-def contact_mark_left(*, contact: Contact, left_on: dt.date, note: str = "") -> Contact:
+def contact_mark_left(*, contact: Contact, left_on: dt.date, note: str = "", by: User | None = None) -> Contact:
     """Record that ``contact`` left the customer. The contact is kept, with the date and the
     note, because champion movement is a top churn risk (DOMAIN.md §6); the people who
-    reported to them keep that line so the map can say whose manager left."""
+    reported to them keep that line so the map can say whose manager left. A champion or
+    executive sponsor leaving is also recorded as a ``ContactEvent`` (once, on the first
+    departure recorded), which playbooks trigger on."""
+    newly_left = contact.left_on is None
     contact.left_on = left_on
     contact.left_note = note
-    contact.save(update_fields=["left_on", "left_note"])
+    with transaction.atomic():
+        contact.save(update_fields=["left_on", "left_note"])
+        if newly_left and contact.role in KEY_CONTACT_ROLES:
+            ContactEvent.objects.create(
+                tenant_id=contact.tenant_id,
+                account_id=contact.account_id,
+                contact=contact,
+                kind=ContactEventKind.LEFT,
+                previous_role=contact.role,
+                occurred_on=left_on,
+                note=note,
+                recorded_by=by,
+            )
     return contact
 
 
@@ -287,4 +326,5 @@ def activity_log(
         ActivityContact.objects.bulk_create(
             ActivityContact(tenant=tenant, activity=activity, contact=contact) for contact in contacts
         )
+    import_string("health.services.health_recompute_soon")(tenant_id=tenant.pk, account_id=account.pk)
     return activity

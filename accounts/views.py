@@ -180,7 +180,9 @@ def _contact_form(request: HttpRequest, account: Account, contact: Contact | Non
     form = ContactForm(request.POST, instance=contact, account=account)
     if form.is_valid():
         try:
-            saved = contact_save(tenant=request.tenant, account=account, contact=contact, **form.cleaned_data)
+            saved = contact_save(
+                tenant=request.tenant, account=account, contact=contact, by=request.user, **form.cleaned_data
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -232,5 +234,5 @@ def mark_contact_left(request: HttpRequest, account_id: int, contact_id: int) ->
     form = ContactLeftForm(request.POST, today=today)
     if not form.is_valid():
         return _form_page(request, account, form, status=422, **page)
-    contact_mark_left(contact=contact, **form.cleaned_data)
+    contact_mark_left(contact=contact, by=request.user, **form.cleaned_data)
     return _account_changed(request, account, f"{contact.name} marked as left.")

@@ -230,7 +230,11 @@ class DemoLogin:
 # The other apps' demo rows ("app.demo.app_seed"), written after the accounts, lines, contacts
 # and activities exist, inside the tenant's transaction and scope. Each is called as
 # ``seed(tenant=, rng=, today=, use_copy=, log=)`` and must be set-based (csplatform.bulk).
-APP_SEEDERS: list[str] = []
+APP_SEEDERS: list[str] = [
+    "successplans.demo.successplans_seed",
+    "health.demo.health_seed",
+    "renewals.demo.renewals_seed",
+]
 
 
 def demo_seed(
@@ -279,7 +283,7 @@ def demo_logins() -> list[DemoLogin]:
     memberships = Membership.objects.filter(tenant__slug__in=[spec.slug for spec in DEMO_TENANTS]).select_related(
         "tenant", "user"
     )
-    rank = {Role.ADMIN: 0, Role.LEADER: 1, Role.CSM: 2}
+    rank = {Role.ADMIN: 0, Role.LEADER: 1, Role.SALES: 2, Role.CSM: 3}
 
     def order(membership: Membership) -> tuple:
         local_part = membership.user.email.split("@")[0]

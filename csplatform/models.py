@@ -31,6 +31,10 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username: str) -> User:
+        # E-mails are stored lower-cased; people type them as they like at sign-in.
+        return self.get(email=username.strip().lower())
+
     def create_user(self, email: str, password: str | None = None, **extra_fields) -> User:
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
@@ -97,9 +101,13 @@ class Role(models.TextChoices):
     CSM = "csm", "CSM"
     LEADER = "leader", "CS leader"
     ADMIN = "admin", "Admin"
+    SALES = "sales", "Account executive"
 
 
-# What each role may do beyond the one below it (csm < leader < admin).
+# What each role may do beyond the one below it (csm < leader < admin). Sales (account
+# executives, who hand new accounts over to CS) is deliberately not in the chain: a sales
+# member passes a check for sales only, never one for a CS role, and no CS role passes a
+# check for sales; pages open to sales say so explicitly.
 ROLE_RANK = {Role.CSM: 1, Role.LEADER: 2, Role.ADMIN: 3}
 
 
@@ -120,8 +128,16 @@ class Membership(models.Model):
         return f"{self.user} @ {self.tenant} ({self.get_role_display()})"
 
     def has_role(self, role: str) -> bool:
-        """True when this membership's role is ``role`` or above it."""
-        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+        """True when this membership's role is ``role`` or above it in csm < leader < admin.
+        Sales stands outside that chain, so it matches only itself."""
+        if self.role == role:
+            return True
+        mine, needed = ROLE_RANK.get(Role(self.role)), ROLE_RANK.get(Role(role))
+        return mine is not None and needed is not None and mine >= needed
+
+    @property
+    def is_sales(self) -> bool:
+        return self.role == Role.SALES
 
     @property
     def is_leader(self) -> bool:

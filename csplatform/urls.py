@@ -19,6 +19,9 @@ urlpatterns = [
     path("switch-tenant/", views.tenant_switch, name="tenant_switch"),
     path("settings/", include("csplatform.settings_urls")),
     path("accounts/", include("accounts.urls")),
+    path("health/", include("health.urls")),
+    path("renewals/", include("renewals.urls")),
+    path("success/", include("successplans.urls")),
     path("platform-admin/", admin.site.urls),
 ]
 

@@ -10,7 +10,9 @@ from .tenancy import SESSION_TENANT_KEY, member_required
 
 @member_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Everyone lands on their own book of accounts."""
+    """CS people land on their own book of accounts; account executives on their handoffs."""
+    if request.membership.is_sales:
+        return redirect("successplans:handoff_list")
     return redirect("accounts:my_book")
 
 

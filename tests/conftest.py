@@ -9,6 +9,7 @@ test must enter the tenant itself (as a view, task or service does in production
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from django.conf import settings
@@ -88,3 +89,36 @@ def client_for():
         return client
 
     return make
+
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+needs_chromium = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+
+
+@pytest.fixture
+def browser(settings, monkeypatch):
+    """Debian's Chromium driven by Playwright (``playwright install`` needs a download this
+    machine cannot make). Use with ``live_server`` and ``transaction=True``."""
+    from playwright.sync_api import sync_playwright
+
+    # The live server speaks plain HTTP; the ORM is called from the test while Playwright's
+    # event loop runs in the same thread.
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()

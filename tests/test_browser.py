@@ -3,51 +3,24 @@ chromium) against the live server. Skipped, with the reason, where Chromium is a
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from decimal import Decimal
 
 import pytest
 from django_scopes import scopes_disabled
 
 from accounts.models import Activity
+from tests.conftest import needs_chromium
 from tests.factories import AccountFactory, ContactFactory
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 @pytest.fixture
-def browser_page(settings, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # The live server speaks plain HTTP; the ORM is called from the test while Playwright's
-    # event loop runs in the same thread.
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        browser.close()
+def browser_page(browser):
+    page = browser.new_page()
+    page.set_default_timeout(10_000)
+    return page
 
 
 def test_csm_signs_in_filters_the_book_opens_an_account_and_logs_an_activity(

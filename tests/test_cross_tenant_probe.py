@@ -33,6 +33,15 @@ from .factories import (
     SegmentFactory,
     SubscriptionLineFactory,
 )
+from .renewals.factories import ChurnReasonFactory, RenewalFactory
+from .successplans.factories import (
+    HandoffFactory,
+    JourneyFactory,
+    MeasureFactory,
+    MilestoneFactory,
+    PlanFactory,
+    ReviewFactory,
+)
 
 # Django's own admin is for platform staff and has its own guard; static files are public.
 SKIPPED_PREFIXES = ("/platform-admin/", "/" + settings.STATIC_URL.lstrip("/"))
@@ -44,6 +53,7 @@ PUBLIC_URL_NAMES = {
     "password_reset_done",
     "password_reset_confirm",
     "password_reset_complete",
+    "successplans:plan_shared",  # a read-only plan for whoever holds a live share link
 }
 # Integer URL kwargs that are not object ids (a year, a page number): none yet.
 NOT_OBJECT_IDS: set[str] = set()
@@ -125,9 +135,20 @@ def objects_by_kwarg(tenant, member) -> dict[str, Model]:
             "line_id": line,
             "subscription_line_id": line,
             "membership_id": Membership.objects.get(tenant=tenant, user=member),
+            "renewal_id": RenewalFactory(account=account),
+            "churn_reason_id": ChurnReasonFactory(tenant=tenant),
             # Users are not tenant-owned, but one who belongs only to another tenant is not ours.
             "user_id": member,
+            "handoff_id": HandoffFactory(account=account, author=member),
+            "journey_id": JourneyFactory(segment=segment),
         }
+        plan = PlanFactory(account=account)
+        objects.update(
+            plan_id=plan,
+            milestone_id=MilestoneFactory(plan=plan),
+            measure_id=MeasureFactory(plan=plan),
+            review_id=ReviewFactory(plan=plan),
+        )
     return objects
 
 

@@ -79,7 +79,7 @@ def test_a_row_shows_arr_in_the_tenant_currency_segment_owner_stage_and_renewal(
     row = re.search(r"<tr>\s*<th scope=\"row\".*?</tr>", html, re.DOTALL).group(0)
     assert f'href="{reverse("accounts:detail", kwargs={"account_id": acme.pk})}"' in row
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
-    assert cells == ["$123,457", "Low touch", "Bob Csm", "Adoption", renewal.strftime("%-d %b %Y"), "45"]
+    assert cells == ["$123,457", "Low touch", "Bob Csm", "Adoption", renewal.strftime("%-d %b %Y"), "45", "—"]
 
 
 def test_filter_by_segment(client_for, bob, tenant_a):

@@ -1,0 +1,207 @@
+"""Demo signals: 90+ days of usage, surveys, tickets, invoices, marketing, notable events and
+CSM pulses, then the scores and their 90-day trend.
+
+Each live account gets a story: most are steady, some visibly decline over the last six weeks
+(fewer active users, features dropped, unhappy NPS, more tickets, a late invoice, marketing
+opt-outs) and some grow. Rows are planned as plain tuples and written set-based
+(``csplatform.bulk``). The trend is the real score replayed as of past days
+(``health_recompute(as_of=...)``), so the chart and "why it changed" show what the data did.
+
+A load-test tenant (over ``LARGE_TENANT_ACCOUNTS``) gets weekly usage and fortnightly
+marketing rows and fewer replayed days, to stay inside the seed's time budget.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.db import connection
+
+from accounts.models import Account, LifecycleStage, TouchModel
+from csplatform import bulk
+from csplatform.demo import LARGE_TENANT_ACCOUNTS
+from csplatform.models import Tenant
+
+from .models import (
+    Invoice,
+    MarketingEngagement,
+    NotableEvent,
+    NotableEventKind,
+    Pulse,
+    PulseReason,
+    Sentiment,
+    SupportTicket,
+    SurveyResponse,
+    TicketPriority,
+    TrackedFeature,
+    UsageDay,
+)
+from .services import health_recompute
+
+HISTORY_DAYS = 91
+FEATURES = (
+    "Dashboards",
+    "Scheduled reports",
+    "Alerts",
+    "Data connectors",
+    "Sharing",
+    "API access",
+    "Workflows",
+    "AI assistant",
+)
+STORIES = {"steady": 70, "declining": 15, "growing": 15}
+TICKET_SUBJECTS = (
+    "Export fails",
+    "Login trouble",
+    "Slow dashboard",
+    "Billing question",
+    "Connector error",
+    "SSO setup",
+)
+
+USAGE_COLUMNS = ("tenant_id", "account_id", "day", "active_users", "licensed_seats", "feature_mask")
+SURVEY_COLUMNS = ("tenant_id", "account_id", "kind", "score", "responded_on", "comment")
+TICKET_COLUMNS = ("tenant_id", "account_id", "subject", "priority", "opened_at", "closed_at")
+INVOICE_COLUMNS = ("tenant_id", "account_id", "number", "amount", "issued_on", "due_on", "paid_on")
+MARKETING_COLUMNS = ("tenant_id", "account_id", "day", "opens", "clicks", "bounces", "opt_outs")
+EVENT_COLUMNS = ("tenant_id", "account_id", "kind", "occurred_on", "note")
+PULSE_COLUMNS = (
+    "tenant_id",
+    "account_id",
+    "set_by_id",
+    "sentiment",
+    "reason",
+    "note",
+    "set_on",
+    "expires_on",
+    "created_at",
+)
+
+
+def _factor(story: str, days_ago: int) -> float:
+    """Usage relative to the account's normal, by story: a decline starts six weeks ago."""
+    if story == "declining":
+        return 1.0 if days_ago > 42 else 0.3 + 0.7 * days_ago / 42
+    if story == "growing":
+        return 0.65 + 0.45 * (HISTORY_DAYS - days_ago) / HISTORY_DAYS
+    return 1.0
+
+
+def health_seed(
+    *, tenant: Tenant, rng: random.Random, today: dt.date, use_copy: bool, log: Callable[[str], None]
+) -> None:
+    started = time.monotonic()
+    accounts = list(
+        Account.objects.filter(tenant=tenant)
+        .exclude(lifecycle_stage=LifecycleStage.CHURNED)
+        .order_by("pk")
+        .values_list("pk", "employee_count", "segment__touch_model", "owner_id", "arr")
+    )
+    large = len(accounts) > LARGE_TENANT_ACCOUNTS
+    usage_step, marketing_step = (7, 14) if large else (1, 7)
+    TrackedFeature.objects.bulk_create(
+        TrackedFeature(tenant=tenant, name=name, bit=bit) for bit, name in enumerate(FEATURES)
+    )
+    tenant_id = tenant.pk
+    usage, surveys, tickets, invoices, marketing, events, pulses = [], [], [], [], [], [], []
+    stories = rng.choices(list(STORIES), weights=list(STORIES.values()), k=len(accounts))
+    for (account_id, employees, touch, owner_id, arr), story in zip(accounts, stories, strict=True):
+        seats = max(5, min(int((employees or 50) * rng.uniform(0.05, 0.3)), 5_000))
+        utilisation = rng.uniform(0.45, 0.95)
+        used = rng.sample(range(len(FEATURES)), rng.randint(2, len(FEATURES)))
+        for days_ago in range(HISTORY_DAYS - 1, -1, -usage_step):
+            day = today - dt.timedelta(days=days_ago)
+            factor = _factor(story, days_ago)
+            weekend = 0.35 if usage_step == 1 and day.weekday() >= 5 else 1.0
+            active = int(seats * min(utilisation * factor * weekend * rng.uniform(0.9, 1.1), 1.0))
+            keep = max(1, round(len(used) * min(factor, 1.0))) if story == "declining" else len(used)
+            mask = 0
+            for bit in used[:keep]:
+                if rng.random() < 0.8:
+                    mask |= 1 << bit
+            usage.append((tenant_id, account_id, day, active, seats, mask))
+        # NPS: one or two answers in the window; a declining account's latest one is unhappy.
+        for _ in range(rng.randint(0, 2)):
+            days_ago = rng.randint(0, HISTORY_DAYS - 1)
+            if story == "declining" and days_ago < 42:
+                score = rng.randint(0, 6)
+            elif story == "growing":
+                score = rng.randint(8, 10)
+            else:
+                score = rng.choices(range(11), weights=(1, 1, 1, 1, 2, 3, 5, 9, 12, 10, 8))[0]
+            surveys.append((tenant_id, account_id, "nps", score, today - dt.timedelta(days=days_ago), ""))
+        # Tickets: a steady trickle, a burst for a declining account.
+        for _ in range(rng.randint(0, 3) + (rng.randint(3, 8) if story == "declining" else 0)):
+            days_ago = rng.randint(0, 41 if story == "declining" else HISTORY_DAYS - 1)
+            opened = dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(10), tzinfo=dt.UTC)
+            closed = opened + dt.timedelta(hours=rng.randint(2, 96)) if days_ago > 3 else None
+            priority = rng.choices(list(TicketPriority.values), weights=(3, 6, 2, 1))[0]
+            tickets.append((tenant_id, account_id, rng.choice(TICKET_SUBJECTS), priority, opened, closed))
+        # Quarterly invoices; a declining account may leave the latest unpaid past its due date.
+        amount = (Decimal(arr) / 4).quantize(Decimal("0.01")) if arr else Decimal("1000.00")
+        for quarter in range(2):
+            issued = today - dt.timedelta(days=(100 if quarter == 0 else 55) - rng.randint(0, 20))
+            due = issued + dt.timedelta(days=30)
+            late = story == "declining" and rng.random() < 0.5 and due < today
+            paid = None if late or due >= today else min(due + dt.timedelta(days=rng.randint(-10, 5)), today)
+            invoices.append((tenant_id, account_id, f"INV-{account_id}-{quarter + 1}", amount, issued, due, paid))
+        for days_ago in range(HISTORY_DAYS - 1, -1, -marketing_step):
+            factor = _factor(story, days_ago)
+            opens = int(rng.randint(0, 6) * factor)
+            bad = story == "declining" and days_ago < 30 and rng.random() < 0.25
+            marketing.append(
+                (
+                    tenant_id,
+                    account_id,
+                    today - dt.timedelta(days=days_ago),
+                    opens,
+                    int(opens * rng.uniform(0, 0.5)),
+                    1 if bad else 0,
+                    1 if bad and rng.random() < 0.3 else 0,
+                )
+            )
+        if rng.random() < (0.15 if story == "declining" else 0.03):
+            kind = rng.choice(NotableEventKind.values)
+            when = today - dt.timedelta(days=rng.randint(0, HISTORY_DAYS - 1))
+            events.append((tenant_id, account_id, kind, when, "Recorded from the account team's notes"))
+        if owner_id is not None and touch != TouchModel.TECH and rng.random() < 0.3:
+            sentiment = {"declining": Sentiment.NEGATIVE, "growing": Sentiment.POSITIVE}.get(
+                story, rng.choice([Sentiment.POSITIVE, Sentiment.NEUTRAL])
+            )
+            set_on = today - dt.timedelta(days=rng.randint(0, 40))
+            reason = PulseReason.ADOPTION if story == "declining" else rng.choice(PulseReason.values)
+            created = dt.datetime.combine(set_on, dt.time(16), tzinfo=dt.UTC)
+            expires = set_on + dt.timedelta(days=rng.randint(30, 90))
+            pulses.append((tenant_id, account_id, owner_id, sentiment, reason, "", set_on, expires, created))
+    write = bulk.rows_copy if use_copy else bulk.rows_insert
+    for model, columns, rows in (
+        (UsageDay, USAGE_COLUMNS, usage),
+        (SurveyResponse, SURVEY_COLUMNS, surveys),
+        (SupportTicket, TICKET_COLUMNS, tickets),
+        (Invoice, INVOICE_COLUMNS, invoices),
+        (MarketingEngagement, MARKETING_COLUMNS, marketing),
+        (NotableEvent, EVENT_COLUMNS, events),
+        (Pulse, PULSE_COLUMNS, pulses),
+    ):
+        write(model, columns, rows)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE health_usageday, health_marketingengagement, health_supportticket")
+    written = time.monotonic()
+    # The trend: the score replayed as of past days, oldest first, then today.
+    if large:
+        replay = [today - dt.timedelta(days=days) for days in (30, 7)]
+    else:
+        replay = sorted({today - dt.timedelta(days=d) for d in (84, 70, 56, 42, 30, 28, 14, 7)})
+    for day in [*replay, today]:
+        health_recompute(tenant=tenant, as_of=day)
+    log(
+        f"{tenant.name}: health signals ({len(usage):,} usage rows, {len(surveys):,} surveys, "
+        f"{len(tickets):,} tickets, "
+        f"{len(invoices):,} invoices, {len(marketing):,} marketing rows, {len(pulses):,} pulses) in "
+        f"{written - started:.1f} s; {len(replay) + 1} recomputes in {time.monotonic() - written:.1f} s"
+    )

@@ -1,0 +1,187 @@
+"""Reads of the health pages: the Account 360 health card (four queries whatever the account
+holds: current score with its version, 91 days of snapshots, the current pulse) and the
+leader view's band distribution (one grouped query per grouping)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Sum, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import Account, LifecycleStage
+from csplatform.models import Tenant
+
+from . import scoring
+from .models import HealthScore, HealthSnapshot, Pulse
+
+TREND_DAYS = 90
+COMPARE_DAYS = (7, 30)
+MOVE_THRESHOLD = 0.5  # points of score: smaller moves are rounding noise
+
+
+@dataclass(frozen=True)
+class MeasureMove:
+    label: str
+    before: float  # contribution to the score then, in points
+    after: float
+    delta: float
+    note: str = ""  # "no data then", "no data now"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    days: int
+    day: dt.date | None  # the snapshot compared with (on or before today - days); None: none that old
+    score_before: int | None
+    delta: int | None
+    moves: list[MeasureMove] = field(default_factory=list)
+    config_changed: str = ""  # "v1 -> v2" when the configuration changed in between
+
+
+@dataclass(frozen=True)
+class HealthCard:
+    score: HealthScore | None
+    measures: list[dict]
+    halves: list[dict]
+    missing: list[dict]
+    pulled_down_most: dict | None
+    trend: list[HealthSnapshot]
+    comparisons: list[Comparison]
+    pulse: Pulse | None
+
+
+def compare_contributions(*, now: dict[str, float | None], then: dict[str, float | None]) -> list[MeasureMove]:
+    """Which measures moved the score between two days, largest move first: each measure's
+    contribution (points of score) then and now; ``None`` is "no data"."""
+    moves = []
+    for key in dict.fromkeys([*now, *then]):
+        after, before = now.get(key), then.get(key)
+        note = ""
+        if key in then and before is None and after is not None:
+            note = "no data then"
+        elif key in now and after is None and before is not None:
+            note = "no data now, left out"
+        delta = round((after or 0.0) - (before or 0.0), 1)
+        if abs(delta) >= MOVE_THRESHOLD or note:
+            measure = scoring.MEASURES_BY_KEY.get(key)
+            label = measure.label if measure else key
+            moves.append(MeasureMove(label, before or 0.0, after or 0.0, delta, note))
+    return sorted(moves, key=lambda move: -abs(move.delta))
+
+
+def health_card(*, tenant: Tenant, account: Account, today: dt.date) -> HealthCard:
+    score = HealthScore.objects.filter(tenant=tenant, account=account).select_related("config").first()
+    pulse = (
+        Pulse.objects.filter(tenant=tenant, account=account, set_on__lte=today, expires_on__gte=today)
+        .select_related("set_by")
+        .order_by("-set_on", "-created_at", "-pk")
+        .first()
+    )
+    trend = list(
+        HealthSnapshot.objects.filter(
+            tenant=tenant, account=account, day__gte=today - dt.timedelta(days=TREND_DAYS), day__lte=today
+        )
+        .select_related("config")
+        .order_by("day")
+    )
+    if score is None:
+        return HealthCard(None, [], [], [], None, trend, [], pulse)
+    definition = score.config.definition
+    measures = scoring.breakdown_parse(score.breakdown, definition)
+    present = [row for row in measures if not row["missing"]]
+    pulled_down_most = max(present, key=lambda row: row["lost"], default=None)
+    if pulled_down_most is not None and pulled_down_most["lost"] <= 0:
+        pulled_down_most = None
+    halves = [
+        {"label": scoring.HALF_LABELS[half], "score": getattr(score, f"{half}_score"), "weight": weight}
+        for half, weight in definition["halves"].items()
+    ]
+    comparisons = []
+    for days in COMPARE_DAYS:
+        target = score.as_of - dt.timedelta(days=days)
+        then = next((snapshot for snapshot in reversed(trend) if snapshot.day <= target), None)
+        if then is None:
+            comparisons.append(Comparison(days, None, None, None))
+            continue
+        now = {row["key"]: None if row["missing"] else row["contribution"] for row in measures}
+        then_contributions = scoring.breakdown_contributions(then.breakdown, then.config.definition)
+        moves = compare_contributions(now=now, then=then_contributions)
+        delta = score.score - then.score if score.score is not None and then.score is not None else None
+        changed = f"v{then.config.version} → v{score.config.version}" if then.config_id != score.config_id else ""
+        comparisons.append(Comparison(days, then.day, then.score, delta, moves, changed))
+    return HealthCard(
+        score=score,
+        measures=measures,
+        halves=halves,
+        missing=[row for row in measures if row["missing"]],
+        pulled_down_most=pulled_down_most,
+        trend=trend,
+        comparisons=comparisons,
+        pulse=pulse,
+    )
+
+
+# --- Leader view: bands by segment and by CSM -------------------------------------------------
+
+BAND_ORDER = ("red", "yellow", "green", "")
+
+
+@dataclass(frozen=True)
+class BandGroup:
+    """One segment's (or CSM's) live accounts by band: counts and ARR; ``key`` is its id (None:
+    no segment / unassigned). ARR in red is the ARR at risk."""
+
+    key: int | None
+    label: str
+    counts: dict[str, int]
+    arr: dict[str, Decimal]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def arr_total(self) -> Decimal:
+        return sum(self.arr.values(), Decimal(0))
+
+    @property
+    def arr_at_risk(self) -> Decimal:
+        return self.arr.get("red", Decimal(0))
+
+    def cells(self) -> list[dict]:
+        return [
+            {"band": band, "count": self.counts.get(band, 0), "arr": self.arr.get(band, Decimal(0))}
+            for band in BAND_ORDER
+        ]
+
+
+def band_distribution(*, tenant: Tenant, by: str) -> list[BandGroup]:
+    """Live (not churned) accounts by ``by`` ("segment" or "owner") and band, with ARR: one
+    grouped query. Groups in the order of the segments (highest ARR band first) or of the
+    CSMs' names; "no score yet" is band ""."""
+    if by == "segment":
+        key, label, order = "segment_id", "segment__name", ("-segment__arr_min",)
+    elif by == "owner":
+        key, label, order = "owner_id", "owner__full_name", ("owner__full_name", "owner__email")
+    else:
+        raise ValueError(by)
+    rows = (
+        Account.objects.filter(tenant=tenant)
+        .exclude(lifecycle_stage=LifecycleStage.CHURNED)
+        .values(key, label, *(["owner__email"] if by == "owner" else []), band=Coalesce("health__band", Value("")))
+        .annotate(count=Count("pk"), arr=Coalesce(Sum("arr"), Value(Decimal(0))))
+        .order_by(*order, key)
+    )
+    groups: dict[int | None, BandGroup] = {}
+    for row in rows:
+        name = row[label] or (row.get("owner__email") if by == "owner" else None)
+        group = groups.setdefault(
+            row[key],
+            BandGroup(row[key], name or ("Unassigned" if by == "owner" else "No segment"), {}, {}),
+        )
+        group.counts[row["band"]] = group.counts.get(row["band"], 0) + row["count"]
+        group.arr[row["band"]] = group.arr.get(row["band"], Decimal(0)) + row["arr"]
+    return list(groups.values())

@@ -1,0 +1,399 @@
+"""Reads behind the renewals pages: the pipeline, the retention dashboard and its drill-downs.
+Each loads a fixed number of queries whatever the data size; the arithmetic is
+``renewals.metrics`` (pure pandas), fed with frames built from ``.values_list()``."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+import pandas as pd
+from django.db.models import Case, Count, Sum, Value, When
+from django.http import HttpResponse
+
+from accounts.models import Account, Segment
+from accounts.portfolio import RENEWAL_WINDOWS, add_months
+from csplatform.models import Tenant, User
+
+from . import metrics
+from .ledger import month_index, month_start
+from .models import (
+    OPEN_EXPANSION_STAGES,
+    ArrMovement,
+    ArrSnapshot,
+    ChurnReason,
+    ExpansionOpportunity,
+    ForecastCategory,
+    Product,
+    Renewal,
+    RenewalAffectedProduct,
+    RetentionSettings,
+)
+from .retention import positions_frame, summary_frame, trend_frame
+
+# --- CSV ----------------------------------------------------------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> object:
+    """A spreadsheet must never run a cell as a formula: text starting with = + - @ (or a tab
+    or carriage return) gets a leading apostrophe. Numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow([csv_cell(cell) for cell in header])
+    for row in rows:
+        writer.writerow([csv_cell(cell) for cell in row])
+    return response
+
+
+# --- Pipeline -------------------------------------------------------------------------------
+
+WINDOW_LABELS = {"overdue": "Overdue", **{key: f"{key} months" for key in RENEWAL_WINDOWS}}
+
+
+def pipeline_renewals(*, tenant: Tenant, membership, filters: dict, today: dt.date) -> list[Renewal]:
+    """Open renewals the member works (a CSM: their own), from the overdue ones to 12 months
+    out, narrowed by the filter form's cleaned values; one query."""
+    renewals = (
+        Renewal.objects.filter(tenant=tenant)
+        .open()
+        .visible_to(membership)
+        .filter(renewal_date__lt=add_months(today, 12))
+        .select_related("account", "account__segment", "owner")
+        .order_by("renewal_date", "account__name", "pk")
+    )
+    if filters.get("owner"):
+        renewals = renewals.filter(owner=filters["owner"])
+    if filters.get("segment"):
+        renewals = renewals.filter(account__segment=filters["segment"])
+    if filters.get("forecast"):
+        renewals = renewals.filter(forecast_category=filters["forecast"])
+    if filters.get("window"):
+        start, end = RENEWAL_WINDOWS[filters["window"]]
+        renewals = renewals.filter(renewal_date__gte=add_months(today, start), renewal_date__lt=add_months(today, end))
+    return list(renewals)
+
+
+def window_of(renewal_date: dt.date, today: dt.date) -> str:
+    if renewal_date < today:
+        return "overdue"
+    for key, (_, end) in RENEWAL_WINDOWS.items():
+        if renewal_date < add_months(today, end):
+            return key
+    return "later"
+
+
+def pipeline_groups(renewals: list[Renewal], today: dt.date) -> list[dict]:
+    """Renewals grouped by window (overdue, 0-3 ... 9-12 months) with the ARR at stake and
+    forecast; every window is listed, empty or not."""
+    groups = {key: {"key": key, "label": label, "renewals": []} for key, label in WINDOW_LABELS.items()}
+    for renewal in renewals:
+        groups[window_of(renewal.renewal_date, today)]["renewals"].append(renewal)
+    for group in groups.values():
+        group["arr_up"] = sum((r.arr_up for r in group["renewals"]), Decimal("0"))
+        group["forecast_arr"] = sum((r.forecast_arr for r in group["renewals"]), Decimal("0"))
+    if not groups["overdue"]["renewals"]:
+        del groups["overdue"]
+    return list(groups.values())
+
+
+# --- Retention dashboard --------------------------------------------------------------------
+
+
+def ledger_frame(*, tenant: Tenant, last_month: int, account_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """The ledger up to ``last_month`` as ``account_id, product_id, month (index), amount``."""
+    rows = ArrMovement.objects.filter(tenant=tenant, month__lte=month_start(last_month))
+    if account_ids is not None:
+        rows = rows.filter(account_id__in=list(account_ids))
+    frame = pd.DataFrame(
+        list(rows.order_by().values_list("account_id", "product_id", "month", "amount")),
+        columns=["account_id", "product_id", "month", "amount"],
+    )
+    if frame.empty:
+        return frame.astype({"account_id": "int64", "product_id": "int64", "month": "int64", "amount": float})
+    month = pd.to_datetime(frame["month"])
+    frame["month"] = month.dt.year * 12 + month.dt.month - 1
+    frame["amount"] = frame["amount"].astype(float)
+    return frame
+
+
+def account_attributes(*, tenant: Tenant) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, str], dict[int, str]]:
+    """(accounts with ``owner, industry, pinned_segment`` names, segment bands, account names,
+    product names): four queries."""
+    owners = {user.pk: str(user) for user in User.objects.filter(memberships__tenant=tenant).only("full_name", "email")}
+    segments = list(Segment.objects.filter(tenant=tenant).values("pk", "name", "arr_min", "arr_max"))
+    segment_name = {segment["pk"]: segment["name"] for segment in segments}
+    rows = list(
+        Account.objects.filter(tenant=tenant)
+        .order_by()
+        .values_list("pk", "name", "owner_id", "industry", "segment_id", "segment_pinned")
+    )
+    accounts = pd.DataFrame(
+        {
+            "account_id": [row[0] for row in rows],
+            "owner": [owners.get(row[2], "Unassigned") if row[2] else "Unassigned" for row in rows],
+            "industry": [row[3] or "—" for row in rows],
+            "pinned_segment": [segment_name.get(row[4]) if row[5] else None for row in rows],
+        }
+    )
+    bands = pd.DataFrame(segments, columns=["pk", "name", "arr_min", "arr_max"]).astype(
+        {"arr_min": float, "arr_max": float}
+    )
+    products = dict(Product.objects.filter(tenant=tenant).values_list("pk", "name"))
+    return accounts, bands, {row[0]: row[1] for row in rows}, products
+
+
+TREND_LENGTH = {"month": 12, "quarter": 8, "ttm": 12}
+
+
+def retention_changes(*, tenant: Tenant, period: metrics.Period, slice_by: str) -> pd.DataFrame:
+    """Per-account (or, for the product slice, per account-product pair) changes over the period
+    with the slice columns and names, from the snapshot's start and end positions."""
+    accounts, bands, names, products = account_attributes(tenant=tenant)
+    positions = positions_frame(tenant=tenant, period=period)
+    if slice_by == "product":
+        changes = metrics.product_slices(metrics.product_changes(positions), accounts, bands)
+        changes["product"] = changes["product_id"].map(products)
+    else:
+        changes = metrics.with_slices(metrics.account_changes(positions), accounts, bands)
+    changes["account"] = changes["account_id"].map(names)
+    return changes
+
+
+def churn_reason_rows(*, tenant: Tenant, period: metrics.Period, slice_by: str) -> pd.DataFrame:
+    """Closed renewals of the period's terms that lost ARR, by reason and slice (two queries).
+    For the product slice a renewal counts under each product it lost."""
+    renewals = list(
+        Renewal.objects.filter(
+            tenant=tenant,
+            closed_at__isnull=False,
+            churn_reason__isnull=False,
+            renewal_date__gte=month_start(period.first) - dt.timedelta(days=1),
+            renewal_date__lt=month_start(period.last + 1) - dt.timedelta(days=1),
+        )
+        .order_by()
+        .values_list(
+            "pk",
+            "churn_reason__name",
+            "churn_reason__category",
+            "arr_up",
+            "new_arr",
+            "account__industry",
+            "account__segment__name",
+            "owner__full_name",
+            "owner__email",
+        )
+    )
+    frame = pd.DataFrame(
+        {
+            "renewal_id": [row[0] for row in renewals],
+            "reason": [f"Hard to affect: {row[1]}" if row[2] == "hard_to_affect" else row[1] for row in renewals],
+            "arr_lost": [float(max(row[3] - (row[4] or 0), 0)) for row in renewals],
+            "industry": [row[5] or "—" for row in renewals],
+            "segment": [row[6] or "—" for row in renewals],
+            "owner": [row[7] or row[8] or "Unassigned" for row in renewals],
+        }
+    )
+    if slice_by == "product" and not frame.empty:
+        affected = pd.DataFrame(
+            list(
+                RenewalAffectedProduct.objects.filter(tenant=tenant, renewal_id__in=frame["renewal_id"].tolist())
+                .order_by()
+                .values_list("renewal_id", "product__name")
+            ),
+            columns=["renewal_id", "product"],
+        )
+        frame = frame.merge(affected, on="renewal_id", how="left")
+    elif slice_by == "product":
+        frame["product"] = []
+    return metrics.churn_reasons_summary(frame, by=slice_by)
+
+
+def table_rows(summary: pd.DataFrame) -> list[dict]:
+    return [{"key": str(key), **row} for key, row in summary.to_dict("index").items()]
+
+
+def dashboard_context(*, tenant: Tenant, period_kind: str, slice_by: str, today: dt.date) -> dict:
+    """The dashboard's numbers, computed in the database from the monthly snapshot
+    (``renewals.retention``; the same definitions as ``metrics``, held equal by tests)."""
+    period = metrics.Period.of(period_kind, today)
+    # Account retention stays the headline; the product table is the product wallet beside it.
+    total = summary_frame(tenant=tenant, period=period).iloc[0]
+    sliced = summary_frame(tenant=tenant, period=period, by=slice_by).sort_values("arr_start", ascending=False)
+    trend = trend_frame(tenant=tenant, period=period, count=TREND_LENGTH[period_kind])
+    reasons = churn_reason_rows(tenant=tenant, period=period, slice_by=slice_by)
+    return {
+        "period": period,
+        "total": total.to_dict(),
+        "bridge": metrics.arr_bridge(total),
+        "sliced": table_rows(sliced),
+        "trend": trend.to_dict("records"),
+        "trend_chart": {
+            "labels": trend["label"].tolist(),
+            "grr": [None if pd.isna(v) else round(v * 100, 1) for v in trend["grr"]],
+            "nrr": [None if pd.isna(v) else round(v * 100, 1) for v in trend["nrr"]],
+            "logo_churn": [None if pd.isna(v) else round(v * 100, 1) for v in trend["logo_churn"]],
+        },
+        "reasons": reasons.to_dict("records"),
+        "reason_totals": reasons.groupby("reason", as_index=False)[["count", "arr_lost"]].sum().to_dict("records")
+        if not reasons.empty
+        else [],
+    }
+
+
+def drill_rows(
+    *, tenant: Tenant, period_kind: str, slice_by: str, value: str, metric: str, today: dt.date
+) -> tuple[metrics.Period, list[dict]]:
+    """The accounts (or account-product pairs, for the product slice) behind one number of the
+    dashboard: those with the metric's statuses in the slice's ``value`` ("" = all)."""
+    period = metrics.Period.of(period_kind, today)
+    changes = retention_changes(tenant=tenant, period=period, slice_by=slice_by)
+    statuses = metrics.METRIC_STATUSES.get(metric, metrics.METRIC_STATUSES["cohort"])
+    chosen = changes[changes["status"].isin(statuses)]
+    if value:
+        chosen = chosen[chosen[slice_by].fillna("—").astype(str) == value]
+    chosen = chosen.sort_values(["arr_start", "arr_end"], ascending=False)
+    return period, chosen.to_dict("records")
+
+
+def churn_reasons_of(*, tenant: Tenant):
+    return ChurnReason.objects.filter(tenant=tenant).annotate(use_count=Count("renewals"))
+
+
+def ledger_rows(*, tenant: Tenant, account: Account, period: metrics.Period | None) -> list[ArrMovement]:
+    rows = ArrMovement.objects.filter(tenant=tenant, account=account).select_related("product")
+    if period is not None:
+        rows = rows.filter(month__gt=month_start(period.opening), month__lte=month_start(period.last))
+    return list(rows.order_by("month", "product__name"))
+
+
+def arr_of(frame_rows: list[dict], column: str) -> Decimal:
+    return Decimal(str(round(sum(row[column] for row in frame_rows), 2)))
+
+
+# --- Forecast ------------------------------------------------------------------------------
+
+
+def _quarter_bounds(period: metrics.Period) -> tuple[dt.date, dt.date]:
+    """(first day, first day after) of a quarter period."""
+    return month_start(period.first), month_start(period.last + 1)
+
+
+def forecast_quarters(*, tenant: Tenant, today: dt.date) -> list[dict]:
+    """Projected GRR and NRR gap of the current and the next calendar quarter. The rule:
+
+    - **Start ARR**: the tenant's ARR at the quarter's start (the snapshot at the end of the month
+      before it); for a quarter that has not begun, today's ARR.
+    - Each renewal whose term ends in the quarter projects its next term's ARR: a closed one its
+      actual new ARR; an open one **0 when forecast lost**, else its **forecast ARR** (commit,
+      likely and at risk alike: the CSM's forecast ARR already says how much of it is at risk).
+      Below the ARR up, the difference is projected **loss** (churn or contraction); above it,
+      projected **expansion**.
+    - **Projected GRR** = (start ARR - projected loss) / start ARR. Mid-term churn and
+      expansion outside renewals are not forecast, so this is the renewals' GRR.
+    - **Expansion needed** for the NRR target = target * start ARR - (start ARR - projected loss +
+      projected expansion), at least 0; open expansion opportunities expected to close in the
+      quarter are shown beside it as the pipeline towards it.
+
+    Four queries: the renewals of both quarters, the start ARRs, the target, the opportunities."""
+    current = metrics.Period.of("quarter", today)
+    quarters = {"current": current, "next": metrics.Period(current.first + 3, current.last + 3, "quarter")}
+    first_day, _ = _quarter_bounds(current)
+    _, last_day = _quarter_bounds(quarters["next"])
+    renewals = list(
+        Renewal.objects.filter(tenant=tenant, renewal_date__gte=first_day, renewal_date__lt=last_day)
+        .order_by()
+        .values_list("renewal_date", "arr_up", "forecast_category", "forecast_arr", "closed_at", "new_arr")
+    )
+    this_month = month_index(today)
+    openings = {key: min(period.opening, this_month) for key, period in quarters.items()}
+    start_arr = dict(
+        ArrSnapshot.objects.filter(tenant=tenant, month__in=[month_start(m) for m in openings.values()])
+        .order_by()
+        .values("month")
+        .annotate(total=Sum("arr"))
+        .values_list("month", "total")
+    )
+    target = RetentionSettings.objects.get_or_create(tenant=tenant)[0].nrr_target_percent / Decimal("100")
+    pipeline = dict(
+        ExpansionOpportunity.objects.filter(
+            tenant=tenant, stage__in=OPEN_EXPANSION_STAGES, expected_close__gte=first_day, expected_close__lt=last_day
+        )
+        .annotate(
+            quarter=Case(
+                When(expected_close__lt=_quarter_bounds(current)[1], then=Value("current")), default=Value("next")
+            )
+        )
+        .order_by()
+        .values("quarter")
+        .annotate(total=Sum("arr"))
+        .values_list("quarter", "total")
+    )
+    zero = Decimal("0")
+    result = []
+    for key, period in quarters.items():
+        start, end = _quarter_bounds(period)
+        arr_start = start_arr.get(month_start(openings[key])) or zero
+        by_category = {
+            category: {"count": 0, "arr_up": zero, "projected": zero} for category in ForecastCategory.values
+        }
+        by_category["closed"] = {"count": 0, "arr_up": zero, "projected": zero}
+        loss = expansion = arr_up = zero
+        for renewal_date, up, category, forecast_arr, closed_at, new_arr in renewals:
+            if not start <= renewal_date < end:
+                continue
+            if closed_at is not None:
+                projected, bucket = new_arr or zero, "closed"
+            else:
+                projected = zero if category == ForecastCategory.LOST else forecast_arr
+                bucket = category
+            by_category[bucket]["count"] += 1
+            by_category[bucket]["arr_up"] += up
+            by_category[bucket]["projected"] += projected
+            arr_up += up
+            loss += max(up - projected, zero)
+            expansion += max(projected - up, zero)
+        retained = arr_start - loss
+        result.append(
+            {
+                "key": key,
+                "period": period,
+                "arr_start": arr_start,
+                "arr_up": arr_up,
+                "loss": loss,
+                "expansion": expansion,
+                "grr": retained / arr_start if arr_start else None,
+                "nrr": (retained + expansion) / arr_start if arr_start else None,
+                "target": target,
+                "expansion_needed": max(target * arr_start - retained - expansion, zero),
+                "pipeline": pipeline.get(key) or zero,
+                "by_category": by_category,
+            }
+        )
+    return result
+
+
+def forecast_renewals(*, tenant: Tenant, today: dt.date, quarter: str, category: str = "") -> list[Renewal]:
+    """The renewals behind a forecast number: those ending in the current or next quarter,
+    narrowed to one forecast category (or "closed"); one query."""
+    current = metrics.Period.of("quarter", today)
+    period = current if quarter != "next" else metrics.Period(current.first + 3, current.last + 3, "quarter")
+    start, end = _quarter_bounds(period)
+    renewals = Renewal.objects.filter(tenant=tenant, renewal_date__gte=start, renewal_date__lt=end).select_related(
+        "account", "owner"
+    )
+    if category == "closed":
+        renewals = renewals.closed()
+    elif category in ForecastCategory.values:
+        renewals = renewals.open().filter(forecast_category=category)
+    return list(renewals.order_by("renewal_date", "account__name", "pk"))

@@ -1,0 +1,26 @@
+"""Thin Celery wrappers: primitive ids in, tenant activated, one service called."""
+
+from celery import shared_task
+
+from csplatform.models import Tenant
+from csplatform.tenancy import tenant_scope
+
+from . import ledger, services
+
+
+@shared_task(acks_late=True)
+def refresh_renewals_and_ledger(*, tenant_id: int) -> int:
+    """Terms start and end with no write to trigger anything: create the renewals coming into
+    the 12-month horizon and re-measure the ledger's current month. Both are idempotent."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant):
+        created = services.renewals_create_upcoming(tenant=tenant)
+        ledger.ledger_rebuild(tenant=tenant)
+    return created
+
+
+@shared_task
+def refresh_renewals_all_tenants() -> None:
+    """Beat fan-out, one task per tenant."""
+    for tenant_id in list(Tenant.objects.values_list("pk", flat=True)):
+        refresh_renewals_and_ledger.delay(tenant_id=tenant_id)

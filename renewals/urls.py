@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+app_name = "renewals"
+
+urlpatterns = [
+    path("", views.pipeline, name="pipeline"),
+    path("<int:renewal_id>/forecast/", views.renewal_forecast, name="forecast"),
+    path("<int:renewal_id>/close/", views.renewal_close, name="close"),
+    path("retention/", views.dashboard, name="dashboard"),
+    path("retention/accounts/", views.dashboard_drill, name="drill"),
+    path("forecast/", views.forecast, name="forecast"),
+    path("ledger/<int:account_id>/", views.account_ledger, name="account_ledger"),
+    path("churn-reasons/", views.churn_reasons, name="churn_reasons"),
+    path("churn-reasons/<int:churn_reason_id>/edit/", views.churn_reason_edit, name="churn_reason_edit"),
+    path("churn-reasons/<int:churn_reason_id>/retire/", views.churn_reason_retire, name="churn_reason_retire"),
+    path("churn-reasons/<int:churn_reason_id>/delete/", views.churn_reason_delete, name="churn_reason_delete"),
+]
