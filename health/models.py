@@ -221,10 +221,10 @@ class ActiveHealthConfig(TenantOwned):
 
 
 class HealthScore(TenantOwned):
-    """An account's current score. ``breakdown`` holds, for each measure key, ``key:raw``,
-    ``key:points``, ``key:weight`` (percent of the score, renormalised over the measures that
-    have data: they sum to 100) and ``key:contribution`` (they sum to the score); a measure with
-    no data has a null raw value and was left out. Written by ``health_recompute`` only."""
+    """An account's current score. ``breakdown`` holds the account's ``touch_model`` and, for
+    each measure key, ``key:raw`` (null: no data, left out); each measure's points, weight and
+    contribution follow from those and ``config`` (``health.scoring.breakdown_parse`` replays
+    them), so 100,000 rows do not store them. Written by ``health_recompute`` only."""
 
     account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="health")
     score = models.PositiveSmallIntegerField(null=True)
@@ -249,8 +249,9 @@ class HealthScore(TenantOwned):
 
 class HealthSnapshot(TenantOwned):
     """An account's score on one day (the last recompute of that day wins): the trend chart
-    and "why it changed" read these. ``breakdown`` maps each measure key to its contribution
-    (points of score), null when it had no data."""
+    and "why it changed" read these. ``breakdown`` has the form of ``HealthScore.breakdown``
+    (``health.scoring.breakdown_contributions`` gives each measure's points of score); rows
+    written before that form map each measure key to its contribution."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()

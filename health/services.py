@@ -165,9 +165,10 @@ NEW_SCORES = "health_new_scores"
 def _scores_write(
     *, tenant: Tenant, config: HealthConfig, result: pd.DataFrame, as_of: dt.date, now: dt.datetime
 ) -> int:
-    """Load the new scores into a temporary table (COPY on PostgreSQL), then three set-based
-    statements: band changes against the current scores, upsert of the current scores, upsert
-    of the day's snapshots. Rows whose values did not change are not touched."""
+    """Load the new scores into a temporary table (COPY on PostgreSQL), then set-based
+    statements: band changes against the current scores, then for the current scores and for
+    the day's snapshots an ``UPDATE … FROM`` of the existing rows and an ``INSERT … SELECT`` of
+    the new ones. Rows whose values did not change are not touched."""
     postgres = connection.vendor == "postgresql"
     json_type = "jsonb" if postgres else "text"
     # Pre-formatted columns, written as CSV by pandas in C: no Python loop over the accounts.
@@ -195,6 +196,9 @@ def _scores_write(
         else:
             rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
             cursor.executemany(f"INSERT INTO {NEW_SCORES} VALUES (%s, %s, %s, %s, %s, %s)", list(rows))  # noqa: S608
+        # Autovacuum never sees a temporary table: without statistics the planner takes it for
+        # tiny and picks nested loops over 100,000 rows in the three statements below.
+        cursor.execute(f"ANALYZE {NEW_SCORES}")
         cursor.execute(
             "INSERT INTO health_bandchange (tenant_id, account_id, day, from_band, to_band, from_score, to_score, "  # noqa: S608
             "config_id, created_at, handled_at) "
@@ -204,44 +208,48 @@ def _scores_write(
             [as_of, config.pk, now, tenant.pk, as_of],
         )
         changes = cursor.rowcount
-        changed = " OR ".join(
-            f"t.{column} {distinct} excluded.{column}"
-            for column in (
-                "score",
-                "band",
-                "csm_score",
-                "customer_score",
-                "change_7d",
-                "breakdown",
-                "config_id",
-                "as_of",
-            )
-        )
+        # Existing rows: one UPDATE … FROM (a hash join, 15-30x faster than ON CONFLICT's probe
+        # per row on 100,000 rows), only where something changed; then INSERT the new ones.
         # change_7d: against the latest snapshot a week old or older (one index probe per account).
-        cursor.execute(
-            "INSERT INTO health_healthscore AS t (tenant_id, account_id, score, band, csm_score, customer_score, "  # noqa: S608
-            "change_7d, breakdown, config_id, as_of, computed_at) "
-            "SELECT %s, n.account_id, n.score, n.band, n.csm_score, n.customer_score, n.score - ("
+        week_ago = as_of - dt.timedelta(days=7)
+        new_scores = (
+            "SELECT n.account_id, n.score, n.band, n.csm_score, n.customer_score, n.breakdown, n.score - ("  # noqa: S608
             "SELECT p.score FROM health_healthsnapshot p WHERE p.tenant_id = %s AND p.account_id = n.account_id "
-            "AND p.day <= %s ORDER BY p.day DESC LIMIT 1), "
-            f"n.breakdown, %s, %s, %s FROM {NEW_SCORES} n "
-            "WHERE true ON CONFLICT (tenant_id, account_id) DO UPDATE SET score = excluded.score, "
-            "band = excluded.band, csm_score = excluded.csm_score, customer_score = excluded.customer_score, "
-            "change_7d = excluded.change_7d, breakdown = excluded.breakdown, config_id = excluded.config_id, "
-            "as_of = excluded.as_of, computed_at = excluded.computed_at "
-            f"WHERE t.as_of <= excluded.as_of AND ({changed})",
-            [tenant.pk, tenant.pk, as_of - dt.timedelta(days=7), config.pk, as_of, now],
+            f"AND p.day <= %s ORDER BY p.day DESC LIMIT 1) AS change_7d FROM {NEW_SCORES} n"
         )
-        snapshot_changed = " OR ".join(
-            f"t.{column} {distinct} excluded.{column}" for column in ("score", "band", "breakdown", "config_id")
+        changed = " OR ".join(
+            f"t.{column} {distinct} n.{column}"
+            for column in ("score", "band", "csm_score", "customer_score", "change_7d", "breakdown")
         )
         cursor.execute(
-            "INSERT INTO health_healthsnapshot AS t (tenant_id, account_id, day, score, band, breakdown, config_id) "  # noqa: S608
-            f"SELECT %s, account_id, %s, score, band, breakdown, %s FROM {NEW_SCORES} "
-            "WHERE true ON CONFLICT (tenant_id, account_id, day) DO UPDATE SET score = excluded.score, "
-            "band = excluded.band, breakdown = excluded.breakdown, config_id = excluded.config_id "
-            f"WHERE {snapshot_changed}",
-            [tenant.pk, as_of, config.pk],
+            "UPDATE health_healthscore AS t SET score = n.score, band = n.band, csm_score = n.csm_score, "  # noqa: S608
+            "customer_score = n.customer_score, change_7d = n.change_7d, breakdown = n.breakdown, "
+            f"config_id = %s, as_of = %s, computed_at = %s FROM ({new_scores}) AS n "
+            "WHERE t.tenant_id = %s AND t.account_id = n.account_id AND t.as_of <= %s "
+            f"AND ({changed} OR t.config_id {distinct} %s OR t.as_of {distinct} %s)",
+            [config.pk, as_of, now, tenant.pk, week_ago, tenant.pk, as_of, config.pk, as_of],
+        )
+        cursor.execute(
+            "INSERT INTO health_healthscore (tenant_id, account_id, score, band, csm_score, customer_score, "  # noqa: S608
+            "change_7d, breakdown, config_id, as_of, computed_at) "
+            f"SELECT %s, n.account_id, n.score, n.band, n.csm_score, n.customer_score, n.change_7d, n.breakdown, "
+            f"%s, %s, %s FROM ({new_scores}) AS n WHERE NOT EXISTS ("
+            "SELECT 1 FROM health_healthscore s WHERE s.tenant_id = %s AND s.account_id = n.account_id)",
+            [tenant.pk, config.pk, as_of, now, tenant.pk, week_ago, tenant.pk],
+        )
+        snapshot_changed = " OR ".join(f"t.{column} {distinct} n.{column}" for column in ("score", "band", "breakdown"))
+        cursor.execute(
+            "UPDATE health_healthsnapshot AS t SET score = n.score, band = n.band, breakdown = n.breakdown, "  # noqa: S608
+            f"config_id = %s FROM {NEW_SCORES} n WHERE t.tenant_id = %s AND t.account_id = n.account_id "
+            f"AND t.day = %s AND ({snapshot_changed} OR t.config_id {distinct} %s)",
+            [config.pk, tenant.pk, as_of, config.pk],
+        )
+        cursor.execute(
+            "INSERT INTO health_healthsnapshot (tenant_id, account_id, day, score, band, breakdown, config_id) "  # noqa: S608
+            f"SELECT %s, n.account_id, %s, n.score, n.band, n.breakdown, %s FROM {NEW_SCORES} n WHERE NOT EXISTS ("
+            "SELECT 1 FROM health_healthsnapshot s WHERE s.tenant_id = %s AND s.account_id = n.account_id "
+            "AND s.day = %s)",
+            [tenant.pk, as_of, config.pk, tenant.pk, as_of],
         )
         cursor.execute(f"DROP TABLE {NEW_SCORES}")
     return changes

@@ -10,8 +10,8 @@ import random
 from collections.abc import Callable
 from decimal import Decimal
 
-from django.db.models import Case, DecimalField, F, Value, When
-from django.db.models.functions import Mod
+from django.db.models import Case, DecimalField, Exists, F, OuterRef, Value, When
+from django.db.models.functions import Mod, Round
 from django.utils import timezone
 
 from accounts.models import Account
@@ -25,6 +25,7 @@ from .models import (
     ForecastCategory,
     Renewal,
     RenewalAffectedProduct,
+    SubscriptionLine,
 )
 from .services import churn_reasons_create_defaults, outcome_expected, renewals_create_upcoming
 
@@ -43,6 +44,7 @@ def renewals_seed(
     *, tenant: Tenant, rng: random.Random, today: dt.date, use_copy: bool, log: Callable[[str], None]
 ) -> None:
     reasons = churn_reasons_create_defaults(tenant=tenant)
+    _list_prices(tenant=tenant)
     ledger_rebuild(tenant=tenant, today=today)
     renewals_create_upcoming(tenant=tenant, today=today)
     # Forecasts spread by account id: half commit, a third likely, the rest at risk or lost.
@@ -62,6 +64,23 @@ def renewals_seed(
         ),
     )
     _closed_renewals(tenant=tenant, rng=rng, today=today, use_copy=use_copy, reasons=reasons, log=log)
+
+
+def _list_prices(*, tenant: Tenant) -> None:
+    """List prices behind the demo lines, so the discount change at first renewal is a real
+    number: a first term sold at 20% off, later terms at 10% off. One account in seven has no
+    list price recorded (as in the field, where old deals were booked at net only)."""
+    earlier = SubscriptionLine.objects.filter(
+        tenant=tenant, account=OuterRef("account"), product=OuterRef("product"), start_date__lt=OuterRef("start_date")
+    )
+    priced = SubscriptionLine.objects.filter(tenant=tenant).alias(unpriced=Mod(F("account_id"), 7)).exclude(unpriced=0)
+    priced.alias(renewed=Exists(earlier)).update(
+        list_price_arr=Case(
+            When(renewed=True, then=Round(F("arr") / Decimal("0.9"), 2)),
+            default=Round(F("arr") / Decimal("0.8"), 2),
+            output_field=DecimalField(),
+        )
+    )
 
 
 def _closed_renewals(*, tenant, rng, today, use_copy, reasons, log) -> None:

@@ -3,13 +3,22 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import MinValueValidator
 
 from accounts.models import Segment
 from accounts.portfolio import RENEWAL_WINDOW_CHOICES
 from csplatform.forms import BootstrapFormMixin
 from csplatform.models import Tenant, User
 
-from .models import ChurnReason, ChurnReasonQuerySet, ForecastCategory, Product, RenewalOutcome, RetentionSettings
+from .models import (
+    ChurnReason,
+    ChurnReasonQuerySet,
+    ExpansionOpportunity,
+    ForecastCategory,
+    Product,
+    RenewalOutcome,
+    RetentionSettings,
+)
 
 MONEY_FIELD = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
 
@@ -136,3 +145,20 @@ class RetentionSettingsForm(BootstrapFormMixin, forms.ModelForm):
     class Meta:
         model = RetentionSettings
         fields = ["nrr_target_percent"]
+
+
+class ExpansionOpportunityForm(BootstrapFormMixin, forms.ModelForm):
+    """An upsell or cross-sell: the product among the tenant's, the ARR it adds, its stage."""
+
+    product = forms.ModelChoiceField(queryset=Product.objects.none())
+
+    class Meta:
+        model = ExpansionOpportunity
+        fields = ["kind", "product", "arr", "stage", "expected_close"]
+        widgets = {"expected_close": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].queryset = Product.objects.filter(tenant=tenant)
+        self.fields["arr"].min_value = Decimal("0.01")
+        self.fields["arr"].validators.append(MinValueValidator(Decimal("0.01")))

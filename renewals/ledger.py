@@ -247,6 +247,11 @@ def _snapshot_from_ledger(*, tenant: Tenant, account_ids: list[int] | None, curr
 
 
 def ledger_version_bump(*, tenant: Tenant) -> None:
-    """Mark the tenant's ledger as changed, so numbers cached against the old one are not served."""
+    """Mark the tenant's ledger as changed, so numbers cached against the old one are not served,
+    and warm the dashboard's trend for the new one in the background once this commits."""
+    from .tasks import warm_retention_trend  # the tasks module imports this one
+
     if not RetentionSettings.objects.filter(tenant=tenant).update(ledger_version=F("ledger_version") + 1):
         RetentionSettings.objects.get_or_create(tenant=tenant, defaults={"ledger_version": 1})
+    tenant_id = tenant.pk
+    transaction.on_commit(lambda: warm_retention_trend.delay(tenant_id=tenant_id))

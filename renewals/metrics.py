@@ -299,3 +299,88 @@ def churn_reasons_summary(closes: pd.DataFrame, by: str | None = None) -> pd.Dat
         return pd.DataFrame(columns=[*keys, "count", "arr_lost"])
     summary = closes.groupby(keys, dropna=False).agg(count=("arr_lost", "size"), arr_lost=("arr_lost", "sum"))
     return summary.reset_index().sort_values(["arr_lost", "count"], ascending=False).reset_index(drop=True)
+
+
+# --- Questions leaders ask (DOMAIN.md §2) ---------------------------------------------------
+
+
+def share_grew(changes: pd.DataFrame) -> tuple[int, int]:
+    """(accounts that grew, cohort accounts) of ``account_changes``: of the accounts with ARR at
+    the period's start, those whose ARR at its end is higher (status ``expanded``). New and
+    reactivated customers are not in the cohort."""
+    in_cohort = changes["status"].isin(METRIC_STATUSES["cohort"])
+    return int((changes["status"] == Status.EXPANDED).sum()), int(in_cohort.sum())
+
+
+def tenured_contract_sizes(lines: pd.DataFrame, *, today: dt.date, years: int = 3) -> pd.DataFrame:
+    """Current vs original contract size of customers older than ``years``: one row per account
+    whose first line started on or before ``today`` minus ``years`` and that still has ARR today.
+    ``original_arr`` is the ARR of the lines active on the account's first day, ``current_arr``
+    of those active today, ``ratio`` current / original. ``lines`` has ``account_id``, ``arr``,
+    ``start_date``, ``end_date``."""
+    columns = ["account_id", "original_arr", "current_arr", "ratio"]
+    if lines.empty:
+        return pd.DataFrame(columns=columns)
+    cutoff = _years_before(today, years)
+    frame = lines.assign(arr=lines["arr"].astype(float))
+    frame["first_day"] = frame.groupby("account_id")["start_date"].transform("min")
+    frame = frame[frame["first_day"] <= cutoff]
+    original = frame[(frame["start_date"] <= frame["first_day"]) & (frame["end_date"] >= frame["first_day"])]
+    current = frame[(frame["start_date"] <= today) & (frame["end_date"] >= today)]
+    sizes = pd.concat(
+        [
+            original.groupby("account_id")["arr"].sum().rename("original_arr"),
+            current.groupby("account_id")["arr"].sum().rename("current_arr"),
+        ],
+        axis=1,
+    ).fillna(0.0)
+    sizes = sizes[sizes["current_arr"] > 0].reset_index()
+    sizes["ratio"] = sizes["current_arr"] / sizes["original_arr"].where(sizes["original_arr"] > 0)
+    return sizes[columns].round({"original_arr": 2, "current_arr": 2})
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def first_renewal_discounts(lines: pd.DataFrame) -> pd.DataFrame:
+    """Discount at the first term and at its first renewal, per (account, product). The first
+    term is the pair's earliest line; its renewal the earliest line of the pair starting on or
+    after that line's end. Discount = 1 - ARR / ARR at list price, per line; ``change`` is the
+    renewal's discount minus the first term's, in points (negative: less discount at renewal).
+    Pairs never renewed are left out; a pair where either line has no list price keeps NaN
+    discounts (``discount_change_summary`` counts it as "no list price recorded")."""
+    columns = ["account_id", "product_id", "first_discount", "renewal_discount", "change"]
+    if lines.empty:
+        return pd.DataFrame(columns=columns)
+    frame = lines.assign(arr=lines["arr"].astype(float), list_price_arr=lines["list_price_arr"].astype(float))
+    frame = frame.sort_values([*PAIR, "start_date", "end_date"])
+    # ``head(1)``, not ``first()``: ``first()`` would fill a missing list price from a later line.
+    first = frame.groupby(PAIR).head(1)
+    later = frame.merge(first[[*PAIR, "end_date"]].rename(columns={"end_date": "first_end"}), on=PAIR)
+    renewal = later[later["start_date"] >= later["first_end"]].groupby(PAIR).head(1).drop(columns="first_end")
+    pairs = first.merge(renewal, on=PAIR, suffixes=("_first", "_renewal"))
+
+    def discount(suffix: str) -> pd.Series:
+        price = pairs[f"list_price_arr{suffix}"]
+        return 1 - pairs[f"arr{suffix}"] / price.where(price > 0)
+
+    pairs["first_discount"] = discount("_first")
+    pairs["renewal_discount"] = discount("_renewal")
+    pairs["change"] = pairs["renewal_discount"] - pairs["first_discount"]
+    return pairs[columns]
+
+
+def discount_change_summary(discounts: pd.DataFrame) -> dict:
+    """Average discount change at first renewal over the pairs with a list price on both lines
+    (``average_change``, a fraction: -0.05 is five points less discount; None when no pair has
+    one), how many pairs that is (``priced``) and how many have no list price recorded (``unpriced``)."""
+    priced = discounts["change"].notna()
+    return {
+        "average_change": float(discounts.loc[priced, "change"].mean()) if priced.any() else None,
+        "priced": int(priced.sum()),
+        "unpriced": int((~priced).sum()),
+    }

@@ -7,10 +7,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import Case, Count, Sum, Value, When
+from django.db.models import Avg, Case, Count, Sum, Value, When
 from django.http import HttpResponse
 
 from accounts.models import Account, Segment
@@ -30,8 +31,9 @@ from .models import (
     Renewal,
     RenewalAffectedProduct,
     RetentionSettings,
+    SubscriptionLine,
 )
-from .retention import positions_frame, summary_frame, trend_frame
+from .retention import positions_frame, summary_frame, trend_frame_or_last
 
 # --- CSV ----------------------------------------------------------------------------------
 
@@ -230,7 +232,7 @@ def dashboard_context(*, tenant: Tenant, period_kind: str, slice_by: str, today:
     # Account retention stays the headline; the product table is the product wallet beside it.
     total = summary_frame(tenant=tenant, period=period).iloc[0]
     sliced = summary_frame(tenant=tenant, period=period, by=slice_by).sort_values("arr_start", ascending=False)
-    trend = trend_frame(tenant=tenant, period=period, count=TREND_LENGTH[period_kind])
+    trend, trend_current = trend_frame_or_last(tenant=tenant, period=period, count=TREND_LENGTH[period_kind])
     reasons = churn_reason_rows(tenant=tenant, period=period, slice_by=slice_by)
     return {
         "period": period,
@@ -238,6 +240,7 @@ def dashboard_context(*, tenant: Tenant, period_kind: str, slice_by: str, today:
         "bridge": metrics.arr_bridge(total),
         "sliced": table_rows(sliced),
         "trend": trend.to_dict("records"),
+        "trend_current": trend_current,
         "trend_chart": {
             "labels": trend["label"].tolist(),
             "grr": [None if pd.isna(v) else round(v * 100, 1) for v in trend["grr"]],
@@ -397,3 +400,126 @@ def forecast_renewals(*, tenant: Tenant, today: dt.date, quarter: str, category:
     elif category in ForecastCategory.values:
         renewals = renewals.open().filter(forecast_category=category)
     return list(renewals.order_by("renewal_date", "account__name", "pk"))
+
+
+def expansion_opportunities(*, tenant: Tenant, account: Account) -> list[ExpansionOpportunity]:
+    """The account's opportunities, open ones first by expected close, with their product (one query)."""
+    opportunities = ExpansionOpportunity.objects.filter(tenant=tenant, account=account).select_related(
+        "product", "owner"
+    )
+    return sorted(
+        opportunities, key=lambda o: (o.stage not in OPEN_EXPANSION_STAGES, o.expected_close or dt.date.max, o.pk)
+    )
+
+
+# --- CSM load ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookLoad:
+    """One CSM's accounts in one segment against that segment's capacity. The capacity is set
+    in accounts per CSM; a book is sized by ARR (DOMAIN.md §9), so it is turned into ARR with
+    the segment's average account ARR: a CSM carrying a few large accounts is as loaded as one
+    carrying many average ones."""
+
+    owner_id: int
+    owner_name: str
+    segment_id: int | None
+    segment_name: str
+    account_count: int
+    arr: Decimal
+    capacity_min: int | None
+    capacity_max: int | None
+    average_account_arr: Decimal | None
+
+    @property
+    def arr_capacity_min(self) -> Decimal | None:
+        if self.capacity_min is None or self.average_account_arr is None:
+            return None
+        return self.capacity_min * self.average_account_arr
+
+    @property
+    def arr_capacity_max(self) -> Decimal | None:
+        if self.capacity_max is None or self.average_account_arr is None:
+            return None
+        return self.capacity_max * self.average_account_arr
+
+    @property
+    def load(self) -> str:
+        """``over``, ``under``, ``within``, or ``unset`` when the segment has no capacity."""
+        if self.arr_capacity_max is not None and self.arr > self.arr_capacity_max:
+            return "over"
+        if self.arr_capacity_min is not None and self.arr < self.arr_capacity_min:
+            return "under"
+        if self.arr_capacity_min is None and self.arr_capacity_max is None:
+            return "unset"
+        return "within"
+
+
+def csm_load(*, tenant: Tenant) -> list[BookLoad]:
+    """Each owner's book per segment (accounts, ARR) with the segment's capacity: two aggregate
+    queries whatever the size of the tenant."""
+    averages = {
+        row["segment_id"]: row["average"].quantize(Decimal("0.01"))
+        for row in Account.objects.filter(tenant=tenant).values("segment_id").annotate(average=Avg("arr"))
+    }
+    books = (
+        Account.objects.filter(tenant=tenant, owner__isnull=False)
+        .values(
+            "owner_id",
+            "owner__full_name",
+            "owner__email",
+            "segment_id",
+            "segment__name",
+            "segment__csm_capacity_min",
+            "segment__csm_capacity_max",
+        )
+        .annotate(account_count=Count("pk"), book_arr=Sum("arr"))
+        .order_by("owner__full_name", "owner__email", "segment__name")
+    )
+    return [
+        BookLoad(
+            owner_id=row["owner_id"],
+            owner_name=row["owner__full_name"] or row["owner__email"],
+            segment_id=row["segment_id"],
+            segment_name=row["segment__name"] or "No segment",
+            account_count=row["account_count"],
+            arr=row["book_arr"] or Decimal("0"),
+            capacity_min=row["segment__csm_capacity_min"],
+            capacity_max=row["segment__csm_capacity_max"],
+            average_account_arr=averages.get(row["segment_id"]),
+        )
+        for row in books
+    ]
+
+
+# --- Questions leaders ask (DOMAIN.md §2) ---------------------------------------------------
+
+
+def leader_questions(*, tenant: Tenant, period_kind: str, today: dt.date) -> dict:
+    """The answers to DOMAIN.md §2's leader questions for a period: share of customers that
+    grew, churn by industry, current vs original size of customers older than three years, and
+    the average discount change at first renewal. Four queries."""
+    period = metrics.Period.of(period_kind, today)
+    grew, cohort = metrics.share_grew(metrics.account_changes(positions_frame(tenant=tenant, period=period)))
+    industries = summary_frame(tenant=tenant, period=period, by="industry")
+    industries = industries[industries["accounts_start"] > 0].sort_values(["logo_churn", "churn"], ascending=False)
+    columns = ["account_id", "product_id", "arr", "list_price_arr", "start_date", "end_date"]
+    lines = pd.DataFrame(
+        list(SubscriptionLine.objects.filter(tenant=tenant).order_by().values_list(*columns)), columns=columns
+    )
+    tenured = metrics.tenured_contract_sizes(lines, today=today).sort_values("current_arr", ascending=False)
+    names = dict(Account.objects.filter(tenant=tenant, pk__in=tenured["account_id"].tolist()).values_list("pk", "name"))
+    original, current = float(tenured["original_arr"].sum()), float(tenured["current_arr"].sum())
+    return {
+        "period": period,
+        "grew": grew,
+        "cohort": cohort,
+        "grew_share": grew / cohort if cohort else None,
+        "industries": table_rows(industries),
+        "tenured": [{**row, "name": names.get(row["account_id"], "")} for row in tenured.to_dict("records")],
+        "tenured_original": original,
+        "tenured_current": current,
+        "tenured_ratio": current / original if original else None,
+        "discounts": metrics.discount_change_summary(metrics.first_renewal_discounts(lines)),
+    }

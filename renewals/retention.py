@@ -12,6 +12,8 @@ its last month), which the snapshot holds as two index range reads; the ledger i
   ``metrics.summary_ratios``. ``tests/renewals/test_retention.py`` holds the two paths equal.
 - ``trend_frame`` is ``metrics.retention_trend`` from ``summary_frame``, each period cached
   against the tenant's ledger version (bumped by every ledger rebuild), so it is never stale.
+  The dashboard reads ``trend_frame_or_last``: after a rebuild it shows the last trend while a
+  Celery task, enqueued on commit by the rebuild, warms the new one.
 
 Plain SQL that PostgreSQL and SQLite both run (``FILTER`` needs SQLite 3.30). The statements
 are assembled from this module's constant fragments; every value is a query parameter.
@@ -203,45 +205,79 @@ def ledger_version(*, tenant: Tenant) -> int:
     return RetentionSettings.objects.filter(tenant=tenant).values_list("ledger_version", flat=True).first() or 0
 
 
+TREND_CACHE_SECONDS = 60 * 60 * 24
+
+
+def _trend_key(tenant: Tenant, period: metrics.Period, count: int) -> str:
+    return f"renewals:trend:{tenant.pk}:{period.kind}:{period.first}:{period.last}:{count}"
+
+
+def _trend_labelled(periods: list[metrics.Period], rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"label": each.short_label, **row} for each, row in zip(periods, rows, strict=True)])
+
+
+def _trend_periods(period: metrics.Period, count: int) -> list[metrics.Period]:
+    return [period.previous(step) for step in range(count - 1, -1, -1)]
+
+
 def trend_frame(*, tenant: Tenant, period: metrics.Period, count: int) -> pd.DataFrame:
     """``metrics.retention_trend``: GRR, NRR and logo churn (with the bridge's sums) of ``period``
     and the ``count - 1`` periods of its kind before it, oldest first, in one query. Cached
     against the ledger version, so a rebuild (a renewal closing, the periodic refresh) makes it
     recomputed: never stale."""
     version = ledger_version(tenant=tenant)
-    periods = [period.previous(step) for step in range(count - 1, -1, -1)]
-    key = f"renewals:trend:{tenant.pk}:{version}:{period.kind}:{period.first}:{period.last}:{count}"
-    rows = cache.get(key)
-    if rows is None:
-        params = {"tenant": tenant.pk}
-        values = []
-        for number, each in enumerate(periods):
-            params |= {f"opening_{number}": month_start(each.opening), f"last_{number}": month_start(each.last)}
-            values.append(f"SELECT {number} AS step, %(opening_{number})s AS opening, %(last_{number})s AS last")
-        seen = "c.account_since <= c.opening"
-        sql = f"""
-            WITH periods AS ({" UNION ALL ".join(values)}),
-            accounts AS (
-                SELECT p.step, p.opening, snapshot.account_id,
-                    SUM(CASE WHEN snapshot.month = p.opening THEN CAST(snapshot.arr AS DOUBLE PRECISION) ELSE 0 END)
-                        AS arr_start,
-                    SUM(CASE WHEN snapshot.month = p.last THEN CAST(snapshot.arr AS DOUBLE PRECISION) ELSE 0 END)
-                        AS arr_end,
-                    MIN(snapshot.account_since) AS account_since
-                FROM periods p JOIN renewals_arrsnapshot snapshot
-                    ON snapshot.tenant_id = %(tenant)s AND snapshot.month IN (p.opening, p.last)
-                GROUP BY p.step, p.opening, snapshot.account_id
-            ),
-            account_rows AS MATERIALIZED (SELECT c.*, {_STATUS.format(row="c", seen=seen)} AS status FROM accounts c)
-            SELECT c.step, {_SUMS} FROM account_rows c GROUP BY c.step
-        """
-        fetched = {row[0]: [float(value) for value in row[1:]] for row in _fetch(sql, params, nested_loops=True)}
-        sums = pd.DataFrame(
-            [fetched.get(number, [0.0] * len(SUM_COLUMNS)) for number in range(len(periods))], columns=SUM_COLUMNS
-        )
-        rows = metrics.summary_ratios(sums).to_dict("records")
-        cache.set(key, rows, 60 * 60 * 24)
-    return pd.DataFrame([{"label": each.short_label, **row} for each, row in zip(periods, rows, strict=True)])
+    key = _trend_key(tenant, period, count)
+    cached = cache.get(key)
+    if cached is not None and cached[0] == version:
+        return _trend_labelled(_trend_periods(period, count), cached[1])
+    return _trend_compute(tenant=tenant, period=period, count=count, version=version)
+
+
+def trend_frame_or_last(*, tenant: Tenant, period: metrics.Period, count: int) -> tuple[pd.DataFrame, bool]:
+    """(trend, current): the trend of the current ledger version when it is cached, else the
+    last one computed (``current`` False) while ``renewals.tasks.warm_retention_trend``, enqueued
+    by every ledger rebuild, computes the new one; computed here only when none was ever cached.
+    On a large tenant the trend scans a year or more of snapshots (seconds), so the first view
+    after a renewal closes should not wait for it; the headline numbers are never cached."""
+    version = ledger_version(tenant=tenant)
+    cached = cache.get(_trend_key(tenant, period, count))
+    if cached is None:
+        return _trend_compute(tenant=tenant, period=period, count=count, version=version), True
+    return _trend_labelled(_trend_periods(period, count), cached[1]), cached[0] == version
+
+
+def _trend_compute(*, tenant: Tenant, period: metrics.Period, count: int, version: int) -> pd.DataFrame:
+    periods = _trend_periods(period, count)
+    params = {"tenant": tenant.pk}
+    values = []
+    for number, each in enumerate(periods):
+        params |= {f"opening_{number}": month_start(each.opening), f"last_{number}": month_start(each.last)}
+        values.append(f"SELECT {number} AS step, %(opening_{number})s AS opening, %(last_{number})s AS last")
+    seen = "c.account_since <= c.opening"
+    sql = f"""
+        WITH periods AS ({" UNION ALL ".join(values)}),
+        accounts AS (
+            SELECT p.step, p.opening, snapshot.account_id,
+                SUM(CASE WHEN snapshot.month = p.opening THEN CAST(snapshot.arr AS DOUBLE PRECISION) ELSE 0 END)
+                    AS arr_start,
+                SUM(CASE WHEN snapshot.month = p.last THEN CAST(snapshot.arr AS DOUBLE PRECISION) ELSE 0 END)
+                    AS arr_end,
+                MIN(snapshot.account_since) AS account_since
+            FROM periods p JOIN renewals_arrsnapshot snapshot
+                ON snapshot.tenant_id = %(tenant)s AND snapshot.month IN (p.opening, p.last)
+            GROUP BY p.step, p.opening, snapshot.account_id
+        ),
+        account_rows AS MATERIALIZED (SELECT c.*, {_STATUS.format(row="c", seen=seen)} AS status FROM accounts c)
+        SELECT c.step, {_SUMS} FROM account_rows c GROUP BY c.step
+    """
+    fetched = {row[0]: [float(value) for value in row[1:]] for row in _fetch(sql, params, nested_loops=True)}
+    sums = pd.DataFrame(
+        [fetched.get(number, [0.0] * len(SUM_COLUMNS)) for number in range(len(periods))], columns=SUM_COLUMNS
+    )
+    rows = metrics.summary_ratios(sums).to_dict("records")
+    # Keyed without the version, so the last trend stays to show while the next one is computed.
+    cache.set(_trend_key(tenant, period, count), (version, rows), TREND_CACHE_SECONDS)
+    return _trend_labelled(periods, rows)
 
 
 def snapshot_months(*, tenant: Tenant) -> int:

@@ -2,10 +2,12 @@
 
 from celery import shared_task
 
+from accounts.services import tenant_today
 from csplatform.models import Tenant
 from csplatform.tenancy import tenant_scope
 
-from . import ledger, services
+from . import ledger, metrics, retention, services
+from .queries import TREND_LENGTH
 
 
 @shared_task(acks_late=True)
@@ -24,3 +26,15 @@ def refresh_renewals_all_tenants() -> None:
     """Beat fan-out, one task per tenant."""
     for tenant_id in list(Tenant.objects.values_list("pk", flat=True)):
         refresh_renewals_and_ledger.delay(tenant_id=tenant_id)
+
+
+@shared_task
+def warm_retention_trend(*, tenant_id: int) -> None:
+    """Compute the retention dashboard's trends (each period kind, as of the tenant's today)
+    for the current ledger version, so the first view after a rebuild does not wait for them.
+    Idempotent: a second run finds them cached."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant):
+        today = tenant_today(tenant)
+        for kind, count in TREND_LENGTH.items():
+            retention.trend_frame(tenant=tenant, period=metrics.Period.of(kind, today), count=count)

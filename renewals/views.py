@@ -6,11 +6,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, resolve_url
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import Account
-from accounts.services import tenant_today
+from accounts.services import can_edit_account, tenant_today
 from csplatform.models import Role
 from csplatform.rendering import htmx_partial, render_page
 from csplatform.tenancy import get_for_tenant_or_404, member_required, role_required
@@ -19,12 +20,13 @@ from . import metrics, queries, services
 from .forms import (
     ChurnReasonForm,
     DashboardForm,
+    ExpansionOpportunityForm,
     ForecastForm,
     PipelineFilterForm,
     RenewalCloseForm,
     RetentionSettingsForm,
 )
-from .models import ChurnReason, ForecastCategory, Renewal
+from .models import ChurnReason, ExpansionOpportunity, ForecastCategory, Renewal
 
 PIPELINE = "renewals/pipeline.html"
 
@@ -242,6 +244,135 @@ def account_ledger(request: HttpRequest, account_id: int) -> HttpResponse:
         )
     context = {"account": account, "rows": rows, "period": period, "total": sum(r.amount for r in rows)}
     return render_page(request, "renewals/ledger.html", context)
+
+
+@role_required(Role.LEADER)
+@require_GET
+def leader_questions(request: HttpRequest) -> HttpResponse:
+    """DOMAIN.md §2's leader questions for a period; ``?format=csv`` exports the tenured customers."""
+    form = DashboardForm(request.GET)
+    period_kind, _ = form.choice()
+    context = queries.leader_questions(
+        tenant=request.tenant, period_kind=period_kind, today=tenant_today(request.tenant)
+    )
+    if request.GET.get("format") == "csv":
+        return queries.csv_response(
+            "customers-older-than-three-years.csv",
+            ["account", "original ARR", "current ARR", "current / original"],
+            ([row["name"], row["original_arr"], row["current_arr"], row["ratio"]] for row in context["tenured"]),
+        )
+    context |= {"nav": "retention", "form": form, "period_kind": period_kind}
+    return render_page(request, "renewals/questions.html", context)
+
+
+# --- CSM load (leaders) ---------------------------------------------------------------------
+
+
+@role_required(Role.LEADER)
+@require_GET
+def csm_load(request: HttpRequest) -> HttpResponse:
+    """Each CSM's book per segment by ARR and account count against the segment's capacity."""
+    books = queries.csm_load(tenant=request.tenant)
+    if request.GET.get("format") == "csv":
+        return queries.csv_response(
+            "csm-load.csv",
+            [
+                "CSM",
+                "segment",
+                "accounts",
+                "ARR",
+                "capacity from",
+                "capacity up to",
+                "ARR capacity from",
+                "ARR capacity up to",
+                "load",
+            ],
+            (
+                [
+                    b.owner_name,
+                    b.segment_name,
+                    b.account_count,
+                    b.arr,
+                    b.capacity_min or "",
+                    b.capacity_max or "",
+                    b.arr_capacity_min or "",
+                    b.arr_capacity_max or "",
+                    b.load,
+                ]
+                for b in books
+            ),
+        )
+    return render_page(request, "renewals/csm_load.html", {"nav": "retention", "books": books})
+
+
+# --- Expansion opportunities on an account --------------------------------------------------
+
+EXPANSION = "renewals/expansion.html"
+
+
+def _to_expansion_list(request: HttpRequest, account: Account) -> HttpResponse:
+    url = resolve_url("renewals:expansion_list", account_id=account.pk)
+    return HttpResponseClientRedirect(url) if htmx_partial(request) else redirect(url)
+
+
+def _save_expansion(request: HttpRequest, form: ExpansionOpportunityForm, account: Account, opportunity=None) -> bool:
+    """Validate and save through the service; a refused value becomes a field error."""
+    if not form.is_valid():
+        return False
+    try:
+        services.expansion_opportunity_save(
+            tenant=request.tenant,
+            account=account,
+            opportunity=opportunity,
+            owner=opportunity.owner if opportunity else request.user,
+            **form.cleaned_data,
+        )
+    except ValidationError as error:
+        form.add_error(None, error)
+        return False
+    return True
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def expansion_list(request: HttpRequest, account_id: int) -> HttpResponse:
+    """The account's upsell and cross-sell opportunities; its owner, a leader or an admin adds one."""
+    account = get_for_tenant_or_404(Account.objects.all(), request, pk=account_id)
+    can_edit = can_edit_account(request.membership, account)
+    if request.method == "POST" and not can_edit:
+        raise PermissionDenied("Only the account's owner, a CS leader or an admin can add an opportunity.")
+    form = ExpansionOpportunityForm(request.POST or None, tenant=request.tenant) if can_edit else None
+    if request.method == "POST" and _save_expansion(request, form, account):
+        messages.success(request, "Opportunity added.")
+        return _to_expansion_list(request, account)
+    context = {
+        "account": account,
+        "opportunities": queries.expansion_opportunities(tenant=request.tenant, account=account),
+        "form": form,
+        "can_edit": can_edit,
+    }
+    if request.method == "POST":
+        return render_page(request, EXPANSION, context, partial="add_form", status=422)
+    return render_page(request, EXPANSION, context)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def expansion_edit(request: HttpRequest, expansion_opportunity_id: int) -> HttpResponse:
+    """Move an opportunity along its stages, or correct its product, kind or ARR."""
+    opportunity = get_for_tenant_or_404(
+        ExpansionOpportunity.objects.select_related("account", "owner"), request, pk=expansion_opportunity_id
+    )
+    account = opportunity.account
+    if not can_edit_account(request.membership, account):
+        raise PermissionDenied("Only the account's owner, a CS leader or an admin can change an opportunity.")
+    form = ExpansionOpportunityForm(request.POST or None, tenant=request.tenant, instance=opportunity)
+    if request.method == "POST" and _save_expansion(request, form, account, opportunity):
+        messages.success(request, "Opportunity saved.")
+        return _to_expansion_list(request, account)
+    status = 422 if request.method == "POST" else 200
+    context = {"account": account, "opportunity": opportunity, "form": form}
+    return render_page(request, "renewals/expansion_form.html", context, partial="form", status=status)
 
 
 # --- Churn-reason taxonomy (admins) ----------------------------------------------------------

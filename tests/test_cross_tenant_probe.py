@@ -33,7 +33,7 @@ from .factories import (
     SegmentFactory,
     SubscriptionLineFactory,
 )
-from .renewals.factories import ChurnReasonFactory, RenewalFactory
+from .renewals.factories import ChurnReasonFactory, ExpansionOpportunityFactory, RenewalFactory
 from .successplans.factories import (
     HandoffFactory,
     JourneyFactory,
@@ -137,6 +137,7 @@ def objects_by_kwarg(tenant, member) -> dict[str, Model]:
             "membership_id": Membership.objects.get(tenant=tenant, user=member),
             "renewal_id": RenewalFactory(account=account),
             "churn_reason_id": ChurnReasonFactory(tenant=tenant),
+            "expansion_opportunity_id": ExpansionOpportunityFactory(account=account, product=product),
             # Users are not tenant-owned, but one who belongs only to another tenant is not ours.
             "user_id": member,
             "handoff_id": HandoffFactory(account=account, author=member),

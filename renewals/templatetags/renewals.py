@@ -6,9 +6,41 @@ import math
 from urllib.parse import urlencode
 
 from django import template
+from django.db.models import Count, Sum
 from django.urls import reverse
 
+from accounts.services import can_edit_account, tenant_today
+
+from ..models import OPEN_EXPANSION_STAGES, ExpansionOpportunity, Renewal
+from ..services import can_work_renewal
+
 register = template.Library()
+
+
+@register.inclusion_tag("renewals/_account_card.html", takes_context=True)
+def renewal_card(context) -> dict:
+    """The account's next open renewal (date, days to go, ARR up, forecast) and its open
+    expansion opportunities (count and ARR): two queries."""
+    request, account = context["request"], context["account"]
+    tenant, membership = request.tenant, request.membership
+    today = tenant_today(tenant)
+    renewal = Renewal.objects.filter(tenant=tenant, account=account).open().order_by("renewal_date", "pk").first()
+    expansion = ExpansionOpportunity.objects.filter(
+        tenant=tenant, account=account, stage__in=OPEN_EXPANSION_STAGES
+    ).aggregate(count=Count("pk"), arr=Sum("arr"))
+    days = renewal.days_to_renewal(today) if renewal else None
+    return {
+        "request": request,
+        "tenant": tenant,
+        "account": account,
+        "renewal": renewal,
+        "days_to_renewal": days,
+        "days_overdue": -days if days is not None and days < 0 else 0,
+        "can_close": bool(renewal) and can_work_renewal(membership, renewal),
+        "expansion_count": expansion["count"],
+        "expansion_arr": expansion["arr"] or 0,
+        "can_edit": can_edit_account(membership, account),
+    }
 
 
 @register.filter

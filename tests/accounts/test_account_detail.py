@@ -386,8 +386,9 @@ def test_the_account_page_query_count_does_not_grow_with_contacts_activities_or_
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = page_of(client, initech)
     assert len(page.by_id("timeline-items").all("article")) == 31
-    # The page (12), the success-plan card (up to 4) and the health card (3) at the account-cards slot.
-    assert len(few.captured_queries) <= 12 + 4 + 3
+    # The page (12), the success-plan card (up to 4), the health card (3) and the renewal card (2:
+    # next open renewal, open expansion totals) at the account-cards slot.
+    assert len(few.captured_queries) <= 12 + 4 + 3 + 2
 
 
 # --- Logging an activity ---------------------------------------------------------------------

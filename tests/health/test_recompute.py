@@ -154,7 +154,7 @@ def test_the_full_recompute_query_count_does_not_grow_with_accounts(tenant_a, ac
     with connection.execute_wrapper(counter := QueryCounter()):
         recompute(tenant_a)
     assert counter.count == few
-    assert few <= 25
+    assert few <= 30  # 13 reads, the lock and config, COPY, ANALYZE, 5 writes, temp table
 
 
 class QueryCounter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.db.models import Q
@@ -31,3 +32,15 @@ def test_the_demo_has_open_renewals_with_forecasts_and_closed_ones_with_reasons(
         assert ChurnReason.objects.count() == 8
         assert ArrMovement.objects.filter(kind="churn").exists()
         assert ArrMovement.objects.filter(kind="expansion").exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_lines_have_list_prices_with_less_discount_at_renewal(monkeypatch):
+    from renewals.models import SubscriptionLine
+
+    monkeypatch.setattr(demo, "APP_SEEDERS", ["renewals.demo.renewals_seed"])
+    demo.demo_seed(account_count=60, tenant_count=1, today=TODAY)
+    with scopes_disabled():
+        discounts = {line.discount_percent for line in SubscriptionLine.objects.all()}
+        assert discounts <= {None, Decimal("20.0"), Decimal("10.0")}
+        assert {None, Decimal("20.0"), Decimal("10.0")} <= discounts
