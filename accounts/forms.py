@@ -12,7 +12,7 @@ import re
 from django import forms
 from django.db.models import Q, QuerySet
 
-from csplatform.forms import BootstrapFormMixin
+from csplatform.forms import BootstrapFormMixin, FastSelectMultiple
 from csplatform.models import Tenant, User
 
 from .models import Account, Activity, ActivityKind, Contact, Segment
@@ -22,8 +22,11 @@ from .services import contact_reports_to_check
 NOT_A_PURPOSE = {"checking in", "just checking in", "check in", "touching base", "touch base", "catch up", "catchup"}
 
 
+TEAM_CHECKBOX_LIMIT = 25
+
+
 def tenant_members(tenant: Tenant) -> QuerySet[User]:
-    return User.objects.filter(memberships__tenant=tenant).order_by("full_name", "email")
+    return User.objects.filter(memberships__tenant=tenant).only("full_name", "email").order_by("full_name", "email")
 
 
 class DateInput(forms.DateInput):
@@ -74,6 +77,13 @@ class ActivityForm(BootstrapFormMixin, forms.ModelForm):
         self.fields["kind"].choices = ActivityKind.choices  # no blank: a call is the usual touch
         self.fields["occurred_at"].help_text = f"Time in {tenant.time_zone.replace('_', ' ')}."
         self.fields["team"].queryset = tenant_members(tenant)
+        # Checkboxes read best for a team of a few; a large one gets a compact multi-select.
+        self.team_as_checkboxes = self.fields["team"].queryset.count() <= TEAM_CHECKBOX_LIMIT
+        if not self.team_as_checkboxes:
+            widget = FastSelectMultiple(attrs={"class": "form-select", "size": 6})
+            widget.choices = self.fields["team"].choices
+            self.fields["team"].widget = widget
+            self.fields["team"].help_text = "Hold Ctrl (or Cmd) to choose several."
         self.fields["contacts"].queryset = Contact.objects.filter(tenant=tenant, account=account).active()
 
     def clean_purpose(self) -> str:

@@ -12,11 +12,9 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, F, IntegerField, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
-from django.forms.utils import flatatt
 from django.http import HttpRequest
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 
+from csplatform.forms import FastSelect
 from csplatform.models import Tenant, User
 
 from .models import Account, LifecycleStage, Segment
@@ -65,26 +63,6 @@ def parse_sort(value: str) -> tuple[str, bool]:
     if key not in SORT_COLUMNS:
         return DEFAULT_SORT, False
     return key, value.startswith("-")
-
-
-class FastSelect(forms.Select):
-    """A select that writes its options directly instead of rendering a template per option:
-    a large team (a tenant of 100,000 accounts has well over a thousand CSMs) made the owner
-    filter the slowest part of the page."""
-
-    def render(self, name, value, attrs=None, renderer=None):
-        final_attrs = self.build_attrs(self.attrs, attrs)
-        selected = "" if value is None else str(value)
-        options = [
-            format_html(
-                '<option value="{}"{}>{}</option>',
-                option_value,
-                mark_safe(" selected") if str(option_value) == selected else "",
-                label,
-            )
-            for option_value, label in self.choices
-        ]
-        return format_html('<select name="{}"{}>{}</select>', name, flatatt(final_attrs), mark_safe("".join(options)))
 
 
 class SearchInput(forms.TextInput):

@@ -3,8 +3,37 @@
 from __future__ import annotations
 
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
 from .models import Membership, Role, Tenant, User
+
+
+class FastSelectMixin:
+    """Writes its options directly instead of rendering a template per option. A large team (a
+    tenant of 100,000 accounts has well over a thousand CSMs) made owner and people pickers the
+    slowest part of their pages: about 0.15 ms an option the usual way."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        final_attrs = self.build_attrs(self.attrs, attrs)
+        if self.allow_multiple_selected:
+            final_attrs["multiple"] = True
+        selected = {str(item) for item in self.format_value(value)}
+        options = "".join(
+            f'<option value="{escape(option_value)}"{" selected" if str(option_value) in selected else ""}>'
+            f"{escape(label)}</option>"
+            for option_value, label in self.choices
+        )
+        return format_html('<select name="{}"{}>{}</select>', name, flatatt(final_attrs), mark_safe(options))
+
+
+class FastSelect(FastSelectMixin, forms.Select):
+    pass
+
+
+class FastSelectMultiple(FastSelectMixin, forms.SelectMultiple):
+    pass
 
 
 class BootstrapFormMixin:

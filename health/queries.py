@@ -5,6 +5,7 @@ leader view's band distribution (one grouped query per grouping)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from accounts.models import Account, LifecycleStage
 from csplatform.models import Tenant
 
 from . import scoring
-from .models import HealthScore, HealthSnapshot, Pulse
+from .models import HealthConfig, HealthScore, HealthSnapshot, Pulse
 
 TREND_DAYS = 90
 COMPARE_DAYS = (7, 30)
@@ -72,6 +73,22 @@ def compare_contributions(*, now: dict[str, float | None], then: dict[str, float
     return sorted(moves, key=lambda move: -abs(move.delta))
 
 
+def _replay_together(pairs: list[tuple[dict | str | None, HealthConfig]]) -> list:
+    """Each (stored breakdown, its config) made full, replaying the stored raw values of one
+    config version in a single pass. Round 1's full breakdowns and empty ones pass through."""
+    parsed = [json.loads(b) if isinstance(b, str) else (b or {}) for b, _ in pairs]
+    by_config: dict[int, list[int]] = {}
+    for position, (breakdown, (_, config)) in enumerate(zip(parsed, pairs, strict=True)):
+        if breakdown and not scoring.breakdown_is_full(breakdown) and any(":" in key for key in breakdown):
+            by_config.setdefault(config.pk, []).append(position)
+    for positions in by_config.values():
+        config = pairs[positions[0]][1]
+        replayed = scoring.breakdowns_replay([parsed[p] for p in positions], config.definition)
+        for position, full in zip(positions, replayed, strict=True):
+            parsed[position] = full
+    return parsed
+
+
 def health_card(*, tenant: Tenant, account: Account, today: dt.date) -> HealthCard:
     score = HealthScore.objects.filter(tenant=tenant, account=account).select_related("config").first()
     pulse = (
@@ -90,7 +107,10 @@ def health_card(*, tenant: Tenant, account: Account, today: dt.date) -> HealthCa
     if score is None:
         return HealthCard(None, [], [], [], None, trend, [], pulse)
     definition = score.config.definition
-    measures = scoring.breakdown_parse(score.breakdown, definition)
+    targets = [score.as_of - dt.timedelta(days=days) for days in COMPARE_DAYS]
+    thens = [next((snapshot for snapshot in reversed(trend) if snapshot.day <= target), None) for target in targets]
+    breakdowns = _replay_together([(score.breakdown, score.config), *((t.breakdown, t.config) for t in thens if t)])
+    measures = scoring.breakdown_parse(breakdowns[0], definition)
     present = [row for row in measures if not row["missing"]]
     pulled_down_most = max(present, key=lambda row: row["lost"], default=None)
     if pulled_down_most is not None and pulled_down_most["lost"] <= 0:
@@ -100,14 +120,13 @@ def health_card(*, tenant: Tenant, account: Account, today: dt.date) -> HealthCa
         for half, weight in definition["halves"].items()
     ]
     comparisons = []
-    for days in COMPARE_DAYS:
-        target = score.as_of - dt.timedelta(days=days)
-        then = next((snapshot for snapshot in reversed(trend) if snapshot.day <= target), None)
+    then_breakdowns = iter(breakdowns[1:])
+    for days, then in zip(COMPARE_DAYS, thens, strict=True):
         if then is None:
             comparisons.append(Comparison(days, None, None, None))
             continue
         now = {row["key"]: None if row["missing"] else row["contribution"] for row in measures}
-        then_contributions = scoring.breakdown_contributions(then.breakdown, then.config.definition)
+        then_contributions = scoring.breakdown_contributions(next(then_breakdowns), then.config.definition)
         moves = compare_contributions(now=now, then=then_contributions)
         delta = score.score - then.score if score.score is not None and then.score is not None else None
         changed = f"v{then.config.version} → v{score.config.version}" if then.config_id != score.config_id else ""

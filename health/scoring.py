@@ -325,13 +325,30 @@ BREAKDOWN_PARTS = ("raw", "points", "weight", "contribution")
 def _replayed(breakdown: dict, definition: dict) -> dict:
     """The full breakdown (``key:raw``, ``key:points``, ``key:weight``, ``key:contribution``)
     of one stored breakdown, scored again with its version's ``definition``."""
+    return breakdowns_replay([breakdown], definition)[0]
+
+
+def breakdowns_replay(breakdowns: list[dict], definition: dict) -> list[dict]:
+    """``_replayed`` for several stored breakdowns of one configuration version in one pass:
+    a page that shows a score and the ones it compares with pays pandas' overhead once."""
+    measures = enabled_measures(definition)
     raws = pd.DataFrame(
-        {f"{m.key}:raw": [_as_float(breakdown.get(f"{m.key}:raw"))] for m in enabled_measures(definition)}
+        {f"{m.key}:raw": [_as_float(breakdown.get(f"{m.key}:raw")) for breakdown in breakdowns] for m in measures}
     )
-    accounts = pd.DataFrame({"touch_model": [breakdown.get("touch_model")], "segment_id": [None]})
+    accounts = pd.DataFrame(
+        {"touch_model": [breakdown.get("touch_model") for breakdown in breakdowns], "segment_id": None}
+    )
     accounts["segment_id"] = accounts["segment_id"].astype("Float64")
-    row = score_raws(raws, accounts, definition).iloc[0]
-    return {key: (None if value != value else value) for key, value in row.items() if ":" in key}
+    scored = score_raws(raws, accounts, definition)
+    return [
+        {key: (None if value != value else value) for key, value in row.items() if ":" in key}
+        for row in scored.to_dict("records")
+    ]
+
+
+def breakdown_is_full(breakdown: dict | None) -> bool:
+    """True for a breakdown with every part (round 1's stored form, or one already replayed)."""
+    return any(key.endswith(":points") for key in breakdown or {})
 
 
 def _as_float(value) -> float:
