@@ -85,10 +85,12 @@ class PortfolioFilterForm(forms.Form):
         empty_label="Any segment",
         widget=forms.Select(attrs={"class": "form-select"}),
     )
-    owner = forms.ModelChoiceField(
-        queryset=User.objects.none(),
+    # Choices from plain (id, name) rows, not model instances: a large tenant has over a
+    # thousand members, and this list is on every full page. The cleaned value is the user id.
+    owner = forms.TypedChoiceField(
+        coerce=int,
         required=False,
-        empty_label="Anyone",
+        empty_value=None,
         widget=FastSelect(attrs={"class": "form-select"}),
     )
     stage = forms.ChoiceField(
@@ -117,11 +119,14 @@ class PortfolioFilterForm(forms.Form):
             # My book is one owner's by definition.
             del self.fields["owner"]
         else:
-            self.fields["owner"].queryset = (
+            members = (
                 User.objects.filter(memberships__tenant=tenant)
-                .only("full_name", "email")
                 .order_by("full_name", "email")
+                .values_list("pk", "full_name", "email")
             )
+            self.fields["owner"].choices = [("", "Anyone")] + [
+                (pk, full_name or email) for pk, full_name, email in members
+            ]
 
     def valid_filters(self) -> dict:
         """The filters that passed validation and are set; a bad one is dropped (its error
