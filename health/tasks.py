@@ -6,7 +6,6 @@ retries shortly; a full one that finds it busy is dropped, the next beat does it
 """
 
 from celery import shared_task
-from django_scopes import scopes_disabled
 
 from csplatform.models import Tenant
 from csplatform.tenancy import tenant_scope
@@ -36,7 +35,6 @@ def recompute_tenant(*, tenant_id: int) -> int:
 @shared_task
 def recompute_all_tenants() -> None:
     """Beat fan-out: time moves the time-based measures, and each day needs its snapshot."""
-    with scopes_disabled():
-        tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))  # Tenant itself is not scoped
     for tenant_id in tenant_ids:
         recompute_tenant.delay(tenant_id=tenant_id)

@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account
@@ -87,9 +88,32 @@ def _require_plan_manager(request: HttpRequest, plan: SuccessPlan) -> None:
     )
 
 
-def _form_page(request: HttpRequest, *, title: str, form, back_url: str, status: int = 200, **extra) -> HttpResponse:
+def _form_page(
+    request: HttpRequest, *, title: str, form, back_url: str, status: int | None = None, **extra
+) -> HttpResponse:
+    """The shared form page. Reached on a GET, or on a POST whose form did not save: that is
+    a 422 (htmx swaps it in with its field errors) unless the caller says otherwise."""
+    if status is None:
+        status = 422 if request.method == "POST" else 200
     context = {"title": title, "form": form, "back_url": back_url, "action": request.path, **extra}
     return render_page(request, FORM_PAGE, context, partial="form", status=status)
+
+
+def _plan_part_form(
+    request: HttpRequest, plan: SuccessPlan, form, *, save, saved, title: str, submit_label: str
+) -> HttpResponse:
+    """A form for one part of a plan (goals, a milestone, a measure): on a valid POST ``save()``
+    runs, ``saved()`` gives the confirmation and the plan page follows; a service's
+    ``ValidationError`` shows on the form."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            save()
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, saved())
+            return redirect("successplans:plan_detail", plan_id=plan.pk)
+    return _form_page(request, title=title, form=form, back_url=_plan_url(plan), submit_label=submit_label)
 
 
 # --- Handoffs ---------------------------------------------------------------------------------------
@@ -335,14 +359,11 @@ def handoff_flag_acknowledge(request: HttpRequest, handoff_id: int) -> HttpRespo
         title=f"Acknowledge the bad fit of {handoff.account.name}",
         form=form,
         back_url=handoff_url(handoff),
-        status=422 if request.method == "POST" else 200,
         submit_label="Acknowledge",
     )
 
 
 def handoff_url(handoff: Handoff) -> str:
-    from django.urls import reverse
-
     return reverse("successplans:handoff_detail", kwargs={"handoff_id": handoff.pk})
 
 
@@ -496,21 +517,16 @@ def plan_start(request: HttpRequest, account_id: int) -> HttpResponse:
         plan = services.plan_create(tenant=request.tenant, account=account, **form.cleaned_data)
         messages.success(request, f"{account.name}'s joint impact plan is ready.")
         return redirect("successplans:plan_detail", plan_id=plan.pk)
-    from django.urls import reverse
-
     return _form_page(
         request,
         title=f"Start a joint impact plan for {account.name}",
         form=form,
         back_url=reverse("accounts:detail", kwargs={"account_id": account.pk}),
-        status=422 if request.method == "POST" else 200,
         submit_label="Start the plan",
     )
 
 
 def _plan_url(plan: SuccessPlan) -> str:
-    from django.urls import reverse
-
     return reverse("successplans:plan_detail", kwargs={"plan_id": plan.pk})
 
 
@@ -520,37 +536,26 @@ def plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = _plan_of(request, plan_id)
     _require_plan_manager(request, plan)
     form = PlanForm(_posted(request), instance=plan)
-    if request.method == "POST" and form.is_valid():
-        services.plan_update(plan=plan, **form.cleaned_data)
-        messages.success(request, "Plan saved.")
-        return redirect("successplans:plan_detail", plan_id=plan.pk)
-    return _form_page(
+    return _plan_part_form(
         request,
+        plan,
+        form,
+        save=lambda: services.plan_update(plan=plan, **form.cleaned_data),
+        saved=lambda: "Plan saved.",
         title=f"Goals of {plan.account.name}'s plan",
-        form=form,
-        back_url=_plan_url(plan),
-        status=422 if request.method == "POST" else 200,
         submit_label="Save goals",
     )
 
 
 def _milestone_form(request: HttpRequest, plan: SuccessPlan, milestone: Milestone | None) -> HttpResponse:
     form = MilestoneForm(_posted(request), instance=milestone, plan=plan)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.milestone_save(plan=plan, milestone=milestone, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, f"Milestone “{form.cleaned_data['title']}” saved.")
-            return redirect("successplans:plan_detail", plan_id=plan.pk)
-    title = f"Edit “{milestone.title}”" if milestone else f"Add a milestone to {plan.account.name}'s plan"
-    return _form_page(
+    return _plan_part_form(
         request,
-        title=title,
-        form=form,
-        back_url=_plan_url(plan),
-        status=422 if request.method == "POST" else 200,
+        plan,
+        form,
+        save=lambda: services.milestone_save(plan=plan, milestone=milestone, **form.cleaned_data),
+        saved=lambda: f"Milestone “{form.cleaned_data['title']}” saved.",
+        title=f"Edit “{milestone.title}”" if milestone else f"Add a milestone to {plan.account.name}'s plan",
         submit_label="Save milestone",
     )
 
@@ -592,17 +597,13 @@ def milestone_edit(request: HttpRequest, plan_id: int, milestone_id: int) -> Htt
 
 def _measure_form(request: HttpRequest, plan: SuccessPlan, measure: Measure | None) -> HttpResponse:
     form = MeasureForm(_posted(request), instance=measure)
-    if request.method == "POST" and form.is_valid():
-        services.measure_save(plan=plan, measure=measure, **form.cleaned_data)
-        messages.success(request, f"Measure “{form.cleaned_data['name']}” saved.")
-        return redirect("successplans:plan_detail", plan_id=plan.pk)
-    title = f"Edit “{measure.name}”" if measure else f"Add a measure to {plan.account.name}'s plan"
-    return _form_page(
+    return _plan_part_form(
         request,
-        title=title,
-        form=form,
-        back_url=_plan_url(plan),
-        status=422 if request.method == "POST" else 200,
+        plan,
+        form,
+        save=lambda: services.measure_save(plan=plan, measure=measure, **form.cleaned_data),
+        saved=lambda: f"Measure “{form.cleaned_data['name']}” saved.",
+        title=f"Edit “{measure.name}”" if measure else f"Add a measure to {plan.account.name}'s plan",
         submit_label="Save measure",
     )
 
@@ -792,8 +793,6 @@ def insights(request: HttpRequest) -> HttpResponse:
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def relationship_target_edit(request: HttpRequest) -> HttpResponse:
-    from django.urls import reverse
-
     from .forms import RelationshipSettingsForm
     from .models import RelationshipSettings
 
@@ -812,6 +811,5 @@ def relationship_target_edit(request: HttpRequest) -> HttpResponse:
         title="New relationships target",
         form=form,
         back_url=reverse("settings:home"),
-        status=422 if request.method == "POST" else 200,
         submit_label="Save target",
     )
