@@ -10,15 +10,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Prefetch, Sum
 from django.http import HttpRequest
 
-from csplatform.models import Tenant
+from csplatform.models import Tenant, User
 
 from .models import Account, Activity, Contact, ContactLevel
 from .services import can_edit_account, tenant_today
 
-TIMELINE_PAGE_SIZE = 50
+TIMELINE_PAGE_SIZE = 25
 LEVEL_ORDER = {value: position for position, value in enumerate(ContactLevel.values)}
 
 
@@ -133,8 +133,11 @@ def timeline_window(
     and their contacts: three queries whatever the window holds."""
     activities = list(
         Activity.objects.filter(tenant=tenant, account=account)
-        .select_related("created_by")
-        .prefetch_related("team", "contacts")
+        .prefetch_related(
+            # Only what the timeline prints: names, not every column of users and contacts.
+            Prefetch("team", queryset=User.objects.only("full_name", "email")),
+            Prefetch("contacts", queryset=Contact.objects.only("name")),
+        )
         .order_by("-occurred_at", "-pk")[offset : offset + limit + 1]
     )
     has_more = len(activities) > limit

@@ -149,7 +149,8 @@ class Account(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "owner", "name"], name="account_tenant_owner_name"),
             models.Index(fields=["tenant", "name"], name="account_tenant_name"),
-            models.Index(fields=["tenant", "segment"], name="account_tenant_segment"),
+            # With ARR: a segment's totals read the index alone, and its page by ARR walks it.
+            models.Index(fields=["tenant", "segment", "arr"], name="account_tenant_segment_arr"),
             models.Index(fields=["tenant", "next_renewal_date"], name="account_tenant_renewal"),
             models.Index(fields=["tenant", "arr"], name="account_tenant_arr"),
             models.Index(fields=["tenant", "lifecycle_stage"], name="account_tenant_stage"),

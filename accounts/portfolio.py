@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 
 from django import forms
@@ -13,10 +14,11 @@ from django.core.paginator import Paginator
 from django.db.models import Case, Count, F, IntegerField, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
+from django.utils.module_loading import import_string
 
-from csplatform.forms import FastSelect
 from csplatform.models import Tenant, User
 
+from .members import MemberField, member_choices
 from .models import Account, LifecycleStage, Segment
 from .services import tenant_today
 
@@ -47,6 +49,8 @@ COLUMNS = [
     ("days", "Days to renewal", True),
     ("health", "Health", True),
 ]
+# What a row shows besides the account itself (one join each, for the page's rows only).
+ROW_RELATIONS = ("segment", "owner", "health")
 HEALTH_BAND_CHOICES = [("green", "Green"), ("yellow", "Yellow"), ("red", "Red"), ("none", "No score yet")]
 
 
@@ -85,14 +89,10 @@ class PortfolioFilterForm(forms.Form):
         empty_label="Any segment",
         widget=forms.Select(attrs={"class": "form-select"}),
     )
-    # Choices from plain (id, name) rows, not model instances: a large tenant has over a
-    # thousand members, and this list is on every full page. The cleaned value is the user id.
-    owner = forms.TypedChoiceField(
-        coerce=int,
-        required=False,
-        empty_value=None,
-        widget=FastSelect(attrs={"class": "form-select"}),
-    )
+    # A large tenant has over a thousand members and this list is on every full page: the
+    # options come rendered from the per-process member cache (accounts.members). The cleaned
+    # value is the user id.
+    owner = MemberField(label="Owner", required=False, empty_label="Anyone")
     stage = forms.ChoiceField(
         label="Lifecycle stage",
         required=False,
@@ -119,14 +119,7 @@ class PortfolioFilterForm(forms.Form):
             # My book is one owner's by definition.
             del self.fields["owner"]
         else:
-            members = (
-                User.objects.filter(memberships__tenant=tenant)
-                .order_by("full_name", "email")
-                .values_list("pk", "full_name", "email")
-            )
-            self.fields["owner"].choices = [("", "Anyone")] + [
-                (pk, full_name or email) for pk, full_name, email in members
-            ]
+            self.fields["owner"].members = member_choices(tenant)
 
     def valid_filters(self) -> dict:
         """The filters that passed validation and are set; a bad one is dropped (its error
@@ -149,7 +142,7 @@ def portfolio_accounts(
     ``SORT_COLUMNS``). Empty values sort last either way; name and id break ties so pages
     never overlap. Renewal windows count calendar months from ``today`` (tenant's today by
     default): "0-3" is today up to, not including, the same day three months on."""
-    accounts = Account.objects.filter(tenant=tenant).select_related("segment", "owner", "health")
+    accounts = Account.objects.filter(tenant=tenant).select_related(*ROW_RELATIONS)
     if mine:
         accounts = accounts.owned_by(user)
     if filters.get("q"):
@@ -168,7 +161,10 @@ def portfolio_accounts(
         today = today or tenant_today(tenant)
         start, end = RENEWAL_WINDOWS[filters["window"]]
         accounts = accounts.renewing_between(add_months(today, start), add_months(today, end))
+    return _sorted(accounts, sort)
 
+
+def _sorted(accounts: QuerySet[Account], sort: str) -> QuerySet[Account]:
     key, descending = parse_sort(sort)
     if key == "stage":
         # Lifecycle order (handoff ... churned) means more to a CSM than the alphabet.
@@ -199,11 +195,24 @@ def portfolio_totals(accounts: QuerySet[Account]) -> dict:
 
 
 class CountedPaginator(Paginator):
-    """A paginator told its count up front, because the totals query has already counted."""
+    """A paginator told its count up front, because the totals query has already counted.
 
-    def __init__(self, object_list, per_page, *, count: int):
+    A page is read as a "deferred join": the page's ids come from the filtered, sorted set
+    (joining only what the sort needs), and ``rows(ids)`` fetches just those rows with their
+    segment, owner and health. Page 40 then joins 50 rows, not the 2,000 it skips."""
+
+    def __init__(self, object_list, per_page, *, count: int, rows=None):
         super().__init__(object_list, per_page)
         self.count = count  # shadows the cached property, so no second COUNT(*)
+        self.rows = rows
+
+    def page(self, number):
+        if self.rows is None:
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        ids = self.object_list.values("pk")[bottom : bottom + self.per_page]
+        return self._get_page(self.rows(ids), number, self)
 
 
 def table_headers(sort_key: str, descending: bool) -> list[dict]:
@@ -234,9 +243,17 @@ def portfolio_context(request: HttpRequest, *, mine: bool) -> dict:
     sort = f"-{sort_key}" if descending else sort_key
     accounts = portfolio_accounts(tenant=tenant, user=request.user, mine=mine, filters=filters, sort=sort, today=today)
     totals = portfolio_totals(accounts)
-    page = CountedPaginator(accounts, settings.PORTFOLIO_PAGE_SIZE, count=totals["count"]).get_page(
+
+    def rows(ids) -> QuerySet[Account]:
+        return _sorted(Account.objects.filter(tenant=tenant, pk__in=ids).select_related(*ROW_RELATIONS), sort)
+
+    page = CountedPaginator(accounts, settings.PORTFOLIO_PAGE_SIZE, count=totals["count"], rows=rows).get_page(
         request.GET.get("page")
     )
+    # The open playbook tasks of this page's accounts: one grouped COUNT (tenant, account, status).
+    open_tasks = import_string("playbooks.queries.open_task_counts")(tenant=tenant, account_ids=[a.pk for a in page])
+    for account in page:
+        account.open_task_count = open_tasks.get(account.pk, 0)
     return {
         "form": form,
         "mine": mine,
@@ -247,3 +264,31 @@ def portfolio_context(request: HttpRequest, *, mine: bool) -> dict:
         "page": page,
         "rows": [(account, account.days_to_renewal(today)) for account in page],
     }
+
+
+def portfolio_export_rows(request: HttpRequest, *, mine: bool) -> tuple[list[str], Iterator[tuple]]:
+    """The CSV export of the page for the current query string: every account the filters
+    and sort select (all pages), in the table's columns. Rows stream in chunks of one query."""
+    from csplatform.exports import CHUNK_SIZE
+
+    tenant = request.tenant
+    today = tenant_today(tenant)
+    filters = PortfolioFilterForm(request.GET, tenant=tenant, mine=mine).valid_filters()
+    sort_key, descending = parse_sort(request.GET.get("sort", ""))
+    sort = f"-{sort_key}" if descending else sort_key
+    accounts = portfolio_accounts(tenant=tenant, user=request.user, mine=mine, filters=filters, sort=sort, today=today)
+    values = accounts.values_list(
+        "name", "arr", "segment__name", "owner__full_name", "owner__email", "lifecycle_stage", "next_renewal_date",
+        "health__score", "health__band",
+    )  # fmt: skip
+    stages = dict(LifecycleStage.choices)
+    header = [label for _, label, _ in COLUMNS] + ["Health band"]
+
+    def rows() -> Iterator[tuple]:
+        for name, arr, segment, owner_name, owner_email, stage, renewal, score, band in values.iterator(CHUNK_SIZE):
+            days = (renewal - today).days if renewal else ""
+            owner = owner_name or owner_email or ""
+            score = "" if score is None else score
+            yield (name, arr, segment or "", owner, stages.get(stage, stage), renewal or "", days, score, band)
+
+    return header, rows()

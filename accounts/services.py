@@ -244,6 +244,9 @@ def contact_save(
                 occurred_on=tenant_today(tenant),
                 recorded_by=by,
             )
+            # Key-contact movement feeds health (champions) and playbook triggers, which the
+            # recompute chains to.
+            import_string("health.services.health_recompute_soon")(tenant_id=tenant.pk, account_id=account.pk)
     return contact
 
 
@@ -268,6 +271,9 @@ def contact_mark_left(*, contact: Contact, left_on: dt.date, note: str = "", by:
                 occurred_on=left_on,
                 note=note,
                 recorded_by=by,
+            )
+            import_string("health.services.health_recompute_soon")(
+                tenant_id=contact.tenant_id, account_id=contact.account_id
             )
     return contact
 

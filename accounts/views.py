@@ -7,13 +7,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import reswap, trigger_client_event
 
+from csplatform.exports import csv_stream_response
 from csplatform.rendering import htmx_partial, render_page
 from csplatform.tenancy import get_for_tenant_or_404, member_required
 
 from .account360 import account_page_context, contacts_context, header_context, timeline_context
 from .forms import AccountForm, ActivityForm, ContactForm, ContactLeftForm
 from .models import Account, Contact
-from .portfolio import portfolio_context
+from .portfolio import portfolio_context, portfolio_export_rows
 from .services import (
     KEY_CONTACT_ROLES,
     account_update,
@@ -38,6 +39,22 @@ def all_accounts(request: HttpRequest) -> HttpResponse:
     """Every account of the active tenant, with the same search, filters and sorting."""
     context = {**portfolio_context(request, mine=False), "nav": "all_accounts", "title": "All accounts"}
     return render_page(request, "accounts/portfolio.html", context, partial="results")
+
+
+@member_required
+@require_GET
+def my_book_export(request: HttpRequest) -> HttpResponse:
+    """My book as CSV: the same filters and sort as the page, every page of it."""
+    header, rows = portfolio_export_rows(request, mine=True)
+    return csv_stream_response(tenant=request.tenant, name="my-book", header=header, rows=rows)
+
+
+@member_required
+@require_GET
+def all_accounts_export(request: HttpRequest) -> HttpResponse:
+    """All accounts as CSV: the same filters and sort as the page, every page of it."""
+    header, rows = portfolio_export_rows(request, mine=False)
+    return csv_stream_response(tenant=request.tenant, name="accounts", header=header, rows=rows)
 
 
 # --- Account 360 and its write actions -----------------------------------------------------
@@ -99,8 +116,9 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
     if htmx_partial(request) and "offset" in request.GET:
         context = {**timeline_context(request, account, offset=offset), "focus_first": True}
         return render_page(request, DETAIL, context, partial="timeline_items")
-    form = _new_activity_form(request, account)
-    return render_page(request, DETAIL, account_page_context(request, account, activity_form=form, offset=offset))
+    # The activity form is fetched when its section opens (``log_activity``): with a large
+    # team its picker of every member would be most of this page's work and weight.
+    return render_page(request, DETAIL, account_page_context(request, account, activity_form=None, offset=offset))
 
 
 @member_required
@@ -115,7 +133,7 @@ def log_activity(request: HttpRequest, account_id: int) -> HttpResponse:
         return render_page(
             request,
             DETAIL,
-            {"account": account, "activity_form": _new_activity_form(request, account)},
+            {"account": account, "activity_form": _new_activity_form(request, account, focus=True)},
             partial="activity_form",
         )
     form = ActivityForm(request.POST, tenant=request.tenant, account=account)

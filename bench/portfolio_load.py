@@ -31,7 +31,8 @@ os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
-WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "2")
+# gunicorn.conf.py decides by default (2 x cores + 1 sync workers); BENCH_GUNICORN_WORKERS overrides.
+WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "")
 
 
 def manage(*args: str) -> None:
@@ -107,6 +108,7 @@ def query_counts(cookies: dict[str, str], pages) -> dict[str, int]:
     for label, who, url in pages:
         client = Client()
         client.cookies["sessionid"] = cookies[who]
+        client.get(url)  # warm, as the served pages are: the member picker is cached per process
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
@@ -144,8 +146,7 @@ def main() -> None:
             "csplatform.wsgi",
             "-b",
             f"127.0.0.1:{PORT}",
-            "-w",
-            WORKERS,
+            *(["-w", WORKERS] if WORKERS else []),
             "--access-logfile",
             "/dev/null",
             "--error-logfile",
@@ -162,12 +163,17 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        print(f"\n{REQUESTS} requests per page, {CONCURRENCY} concurrent clients, gunicorn {WORKERS} sync workers")
+        workers = WORKERS or "gunicorn.conf.py's"
+        load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
+        print(f"\n{REQUESTS} requests per page, {CONCURRENCY} concurrent clients, gunicorn {workers} sync workers")
+        print(f"load average before: {' '.join(load)} (other work on the same cores inflates the figures)")
         print(f"{'page':50} {'queries':>7} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7}")
         for label, who, url in pages:
             hey(f"http://127.0.0.1:{PORT}{url}", cookies[who], requests=200)  # warm-up (connections, caches)
             p50, p95, rps = hey(f"http://127.0.0.1:{PORT}{url}", cookies[who])
             print(f"{label:50} {counts[label]:>7} {p50:>8.1f} {p95:>8.1f} {rps:>7.0f}", flush=True)
+        if Path("/proc/loadavg").exists():
+            print(f"load average after: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)

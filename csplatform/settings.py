@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "csplatform",
     "accounts",
@@ -41,6 +44,8 @@ INSTALLED_APPS = [
     "health",
     "playbooks",
     "successplans",
+    "api",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -99,7 +104,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache / Redis / Celery ------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Installations (or test runs) sharing one Redis keep their keys apart by prefix.
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
+        }
+    }
     CELERY_BROKER_URL = REDIS_URL
 else:
     # Without a Redis server, kombu's filesystem transport gives a real worker and beat
@@ -114,6 +126,9 @@ else:
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
+        # kombu polls the folder once a second by default: an event's recompute then waits up
+        # to a second more than it needs to (health: the score should show within 2 s).
+        "polling_interval": 0.2,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
@@ -132,6 +147,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60 * 60 * 6,
     },
     "health-recompute-hourly": {"task": "health.tasks.recompute_all_tenants", "schedule": 60 * 60},
+    # Each health recompute chains a playbooks evaluation; this one covers a recompute skipped
+    # because another held the lock.
+    "playbooks-evaluate": {"task": "playbooks.tasks.evaluate_all_tenants", "schedule": 60 * 60 * 3},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -201,10 +219,41 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# --- DRF (the API itself arrives with the data-in-and-out issue) ------------------------
+# --- REST API (api/: per-tenant keys, /api/v1/, docs at /api/v1/docs/) ------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
+    # Per key; counted in the cache (Redis when REDIS_URL is set, shared by every process).
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env.str("API_THROTTLE_RATE", default="1200/min"),
+        "api_ingest": env.str("API_INGEST_THROTTLE_RATE", default="600/min"),
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "csplatform API",
+    "DESCRIPTION": (
+        "Per-company REST API. Authenticate with an API key created under Settings > API keys: "
+        '`Authorization: Bearer csp_…`. Errors: `{"errors": [{"field", "message", "code"}]}`; '
+        "401 no or bad key, 403 read-only key writing, 404 no such object in your company, "
+        "429 too many requests for the key (see `Retry-After`). Lists use cursor pagination "
+        "(`next` / `previous` links, `page_size` up to 1000) and `ordering=field` or `-field`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from the vendored sidecar package: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

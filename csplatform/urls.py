@@ -17,11 +17,15 @@ urlpatterns = [
     ),
     path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("switch-tenant/", views.tenant_switch, name="tenant_switch"),
+    path("settings/imports/", include("imports.urls")),
+    path("settings/api-keys/", include("api.settings_urls")),
     path("settings/", include("csplatform.settings_urls")),
     path("accounts/", include("accounts.urls")),
     path("health/", include("health.urls")),
     path("renewals/", include("renewals.urls")),
     path("success/", include("successplans.urls")),
+    path("", include("playbooks.urls")),  # /tasks/ and /playbooks/
+    path("api/v1/", include("api.urls")),
     path("platform-admin/", admin.site.urls),
 ]
 

@@ -107,6 +107,19 @@ def health_seed(
     TrackedFeature.objects.bulk_create(
         TrackedFeature(tenant=tenant, name=name, bit=bit) for bit, name in enumerate(FEATURES)
     )
+    if large and use_copy:
+        # The load-test tenant on PostgreSQL: the same stories planned by the database itself.
+        counts = _signals_sql(tenant=tenant, today=today, seed=rng.random())
+        written = time.monotonic()
+        replay = [today - dt.timedelta(days=7)]
+        for day in replay:  # the week-old snapshots only: today's run writes the current scores
+            health_recompute(tenant=tenant, as_of=day, history_only=True)
+        health_recompute(tenant=tenant, as_of=today)
+        log(
+            f"{tenant.name}: health signals in SQL ({', '.join(f'{n:,} {name}' for name, n in counts.items())}) in "
+            f"{written - started:.1f} s; {len(replay) + 1} recomputes in {time.monotonic() - written:.1f} s"
+        )
+        return
     tenant_id = tenant.pk
     usage, surveys, tickets, invoices, marketing, events, pulses = [], [], [], [], [], [], []
     stories = rng.choices(list(STORIES), weights=list(STORIES.values()), k=len(accounts))
@@ -218,3 +231,121 @@ def health_seed(
         f"{len(invoices):,} invoices, {len(marketing):,} marketing rows, {len(pulses):,} pulses) in "
         f"{written - started:.1f} s; {len(replay) + 1} recomputes in {time.monotonic() - written:.1f} s"
     )
+
+
+# The load-test tenant's signals planned in SQL (``generate_series``), like the Python plan above
+# in kind: stories (70 % steady, 15 % declining over the last six weeks, 15 % growing), usage
+# every 14 days with features dropped by the declining, NPS, tickets (a burst when declining),
+# two invoices (a declining account may leave the latest unpaid), monthly marketing rows with
+# bounces and opt-outs when declining, notable events and CSM pulses. ``setseed`` makes
+# ``random()`` repeatable. A LATERAL subquery that names no outer column runs once, so each
+# one that draws per row names one (``+ 0 * p.id``). %(t)s: the tenant, %(today)s: the reference day.
+SIGNALS_SQL = {
+    "plans": """
+        CREATE TEMPORARY TABLE health_demo_plan AS
+        SELECT a.id, a.owner_id, s.touch_model, COALESCE(a.arr, 0) AS arr,
+               CASE WHEN r.story < 0.70 THEN 'steady' WHEN r.story < 0.85 THEN 'declining' ELSE 'growing' END AS story,
+               GREATEST(5, LEAST((COALESCE(a.employee_count, 50) * (0.05 + 0.25 * random()))::int, 5000)) AS seats,
+               0.45 + 0.5 * random() AS utilisation,
+               ((random() * 255)::int | 3) AS used_mask
+        FROM accounts_account a
+        LEFT JOIN accounts_segment s ON s.id = a.segment_id
+        CROSS JOIN LATERAL (SELECT random() + 0 * a.id AS story) r
+        WHERE a.tenant_id = %(t)s AND a.lifecycle_stage <> 'churned'
+        ORDER BY a.id
+    """,
+    "usage rows": """
+        INSERT INTO health_usageday (tenant_id, account_id, day, active_users, licensed_seats, feature_mask)
+        SELECT %(t)s, p.id, %(today)s::date - d, LEAST(p.seats, (p.seats * p.utilisation * f.factor
+                   * (0.9 + 0.2 * random()))::int), p.seats,
+               (p.used_mask & CASE WHEN p.story = 'declining' AND d < 42 THEN (1 << GREATEST(1, d / 6)) - 1
+                                   ELSE 255 END) & ((random() * 255)::int | (random() * 255)::int)
+        FROM health_demo_plan p CROSS JOIN generate_series(90, 0, -14) d
+        CROSS JOIN LATERAL (SELECT CASE WHEN p.story = 'declining' AND d <= 42 THEN 0.3 + 0.7 * d / 42.0
+                                        WHEN p.story = 'growing' THEN 0.65 + 0.45 * (91 - d) / 91.0
+                                        ELSE 1.0 END AS factor) f
+        ORDER BY p.id, d DESC
+    """,
+    "surveys": """
+        INSERT INTO health_surveyresponse (tenant_id, account_id, kind, score, responded_on, comment)
+        SELECT %(t)s, p.id, 'nps', CASE
+                   WHEN p.story = 'declining' AND x.d < 42 THEN floor(random() * 7)
+                   WHEN p.story = 'growing' THEN 8 + floor(random() * 3)
+                   WHEN random() < 0.15 THEN floor(random() * 6)
+                   ELSE 6 + floor(random() * 5) END, %(today)s::date - x.d, ''
+        FROM health_demo_plan p CROSS JOIN generate_series(1, 2) n
+        CROSS JOIN LATERAL (SELECT floor(random() * 90 + 0 * p.id + 0 * n)::int AS d, random() + 0 * n AS keep) x
+        WHERE x.keep < 0.5
+    """,
+    "tickets": """
+        INSERT INTO health_supportticket (tenant_id, account_id, subject, priority, opened_at, closed_at)
+        SELECT %(t)s, p.id, (ARRAY['Export fails', 'Login trouble', 'Slow dashboard', 'Billing question',
+                                   'Connector error', 'SSO setup'])[1 + floor(random() * 6)::int],
+               (ARRAY['low', 'normal', 'normal', 'normal', 'high', 'urgent'])[1 + floor(random() * 6)::int],
+               o.opened, CASE WHEN o.d > 3 THEN o.opened + (2 + floor(random() * 94)) * interval '1 hour' END
+        FROM health_demo_plan p
+        CROSS JOIN generate_series(1, 11) n
+        CROSS JOIN LATERAL (SELECT floor(random() * CASE WHEN p.story = 'declining' THEN 42 ELSE 90 END)::int AS d) x
+        CROSS JOIN LATERAL (SELECT x.d, (%(today)s::date - x.d)::timestamp AT TIME ZONE 'UTC'
+                                        + interval '10 hours' AS opened) o
+        WHERE n <= CASE WHEN p.story = 'declining' THEN 5 ELSE 1 END + (p.id %% 3)
+    """,
+    "invoices": """
+        INSERT INTO health_invoice (tenant_id, account_id, number, amount, issued_on, due_on, paid_on)
+        SELECT %(t)s, p.id, 'INV-' || p.id || '-' || q, CASE WHEN p.arr > 0 THEN round(p.arr / 4, 2) ELSE 1000 END,
+               i.issued, i.issued + 30,
+               CASE WHEN i.issued + 30 >= %(today)s::date THEN NULL
+                    WHEN p.story = 'declining' AND q = 2 AND random() < 0.5 THEN NULL
+                    ELSE LEAST(i.issued + 30 + (floor(random() * 16) - 10)::int, %(today)s::date) END
+        FROM health_demo_plan p CROSS JOIN generate_series(1, 2) q
+        CROSS JOIN LATERAL (SELECT %(today)s::date - (CASE WHEN q = 1 THEN 100 ELSE 55 END)
+                                   + floor(random() * 21 + 0 * p.id)::int AS issued) i
+    """,
+    "marketing rows": """
+        INSERT INTO health_marketingengagement (tenant_id, account_id, day, opens, clicks, bounces, opt_outs)
+        SELECT %(t)s, p.id, %(today)s::date - d, m.opens, floor(m.opens * random() * 0.5), m.bad::int,
+               (m.bad AND random() < 0.3)::int
+        FROM health_demo_plan p CROSS JOIN generate_series(90, 0, -30) d
+        CROSS JOIN LATERAL (SELECT floor(random() * 7 * CASE WHEN p.story = 'declining' AND d <= 42
+                                   THEN 0.3 + 0.7 * d / 42.0 ELSE 1 END)::int AS opens,
+                                   p.story = 'declining' AND d < 30 AND random() < 0.25 AS bad) m
+    """,
+    "notable events": """
+        INSERT INTO health_notableevent (tenant_id, account_id, kind, occurred_on, note)
+        SELECT %(t)s, p.id, (ARRAY['outage', 'merger_acquisition', 'key_person_change'])[1 + floor(random() * 3)::int],
+               %(today)s::date - floor(random() * 91)::int, 'Recorded from the account team''s notes'
+        FROM health_demo_plan p
+        WHERE random() < CASE WHEN p.story = 'declining' THEN 0.15 ELSE 0.03 END
+    """,
+    "pulses": """
+        INSERT INTO health_pulse (tenant_id, account_id, set_by_id, sentiment, reason, note, set_on, expires_on,
+                                  created_at)
+        SELECT %(t)s, p.id, p.owner_id,
+               CASE p.story WHEN 'declining' THEN 'negative' WHEN 'growing' THEN 'positive'
+                    ELSE (ARRAY['positive', 'neutral'])[1 + floor(random() * 2)::int] END,
+               CASE WHEN p.story = 'declining' THEN 'adoption'
+                    ELSE (ARRAY['relationship', 'adoption', 'product_fit', 'support', 'budget', 'organisation',
+                                'expansion'])[1 + floor(random() * 7)::int] END,
+               '', s.set_on, s.set_on + 30 + floor(random() * 61)::int,
+               s.set_on::timestamp AT TIME ZONE 'UTC' + interval '16 hours'
+        FROM health_demo_plan p
+        CROSS JOIN LATERAL (SELECT %(today)s::date - floor(random() * 41 + 0 * p.id)::int AS set_on) s
+        WHERE p.owner_id IS NOT NULL AND p.touch_model IS DISTINCT FROM 'tech' AND random() < 0.3
+    """,
+}
+
+
+def _signals_sql(*, tenant: Tenant, today: dt.date, seed: float) -> dict[str, int]:
+    """Write the load-test tenant's signals with ``SIGNALS_SQL`` (PostgreSQL); rows per kind."""
+    counts = {}
+    params = {"t": tenant.pk, "today": today}
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS health_demo_plan")
+        cursor.execute("SELECT setseed(%s)", [seed * 2 - 1])
+        for name, statement in SIGNALS_SQL.items():
+            cursor.execute(statement, params)
+            if name != "plans":
+                counts[name] = cursor.rowcount
+        cursor.execute("DROP TABLE health_demo_plan")
+        cursor.execute("ANALYZE health_usageday, health_marketingengagement, health_supportticket")
+    return counts

@@ -3,11 +3,19 @@ import datetime as dt
 
 from django import forms
 
-from accounts.models import Segment
+from accounts.models import Contact, Segment
 from csplatform.forms import BootstrapFormMixin
 
-from . import scoring
-from .models import PulseReason, Sentiment
+from . import scoring, services
+from .models import (
+    Invoice,
+    NotableEventKind,
+    PulseReason,
+    Sentiment,
+    SurveyKind,
+    TicketPriority,
+    TrackedFeature,
+)
 from .services import PULSE_LONGEST_DAYS
 
 
@@ -200,3 +208,185 @@ def _number(text: str) -> float | int:
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(text)
     return int(value) if value.is_integer() else value
+
+
+# --- Recording a signal from the account's health card ---------------------------------------
+
+
+def _date_input() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _datetime_input() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+class SignalForm(BootstrapFormMixin, forms.Form):
+    """A form that records one kind of signal on ``account``: ``record()`` calls the signal's
+    service (which queues the account's recompute after commit). A day in the future is a
+    field error; choices are the tenant's own (contacts of this account, tracked features)."""
+
+    title = ""
+    future_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, tenant, account, today: dt.date, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.tenant, self.account, self.today = tenant, account, today
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for name in self.future_fields:
+            value = data.get(name)
+            day = value.date() if isinstance(value, dt.datetime) else value
+            if day is not None and day > self.today:
+                self.add_error(name, "This cannot be in the future.")
+        return data
+
+    def record(self):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+
+class SurveySignalForm(SignalForm):
+    title = "Survey response"
+    future_fields = ("responded_on",)
+    autofocus_field = "kind"
+
+    kind = forms.ChoiceField(label="Survey", choices=SurveyKind.choices)
+    score = forms.IntegerField(label="Score", min_value=0, max_value=10, help_text="NPS 0-10, CSAT 1-5.")
+    responded_on = forms.DateField(label="Answered on", widget=_date_input())
+    contact = forms.ModelChoiceField(label="Contact", queryset=Contact.objects.none(), required=False)
+    comment = forms.CharField(label="Comment", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["contact"].queryset = Contact.objects.filter(tenant=self.tenant, account=self.account)
+        self.fields["responded_on"].initial = self.today
+
+    def record(self):
+        return services.survey_response_record(tenant=self.tenant, account=self.account, **self.cleaned_data)
+
+
+class TicketSignalForm(SignalForm):
+    title = "Support ticket"
+    future_fields = ("opened_at", "closed_at")
+    autofocus_field = "subject"
+
+    subject = forms.CharField(label="Subject", max_length=200)
+    priority = forms.ChoiceField(label="Priority", choices=TicketPriority.choices, initial=TicketPriority.NORMAL)
+    opened_at = forms.DateTimeField(label="Opened", input_formats=DATETIME_FORMATS, widget=_datetime_input())
+    closed_at = forms.DateTimeField(
+        label="Closed",
+        required=False,
+        input_formats=DATETIME_FORMATS,
+        widget=_datetime_input(),
+        help_text="Empty: open.",
+    )
+
+    def record(self):
+        return services.support_ticket_record(tenant=self.tenant, account=self.account, **self.cleaned_data)
+
+
+class InvoiceSignalForm(SignalForm):
+    title = "Invoice"
+    future_fields = ("paid_on",)
+    autofocus_field = "number"
+
+    number = forms.CharField(
+        label="Invoice number",
+        max_length=40,
+        help_text="An existing number updates that invoice (e.g. to mark it paid).",
+    )
+    amount = forms.DecimalField(label="Amount", min_value=0, max_digits=14, decimal_places=2)
+    issued_on = forms.DateField(label="Issued on", widget=_date_input())
+    due_on = forms.DateField(label="Due on", widget=_date_input())
+    paid_on = forms.DateField(label="Paid on", required=False, widget=_date_input(), help_text="Empty: unpaid.")
+
+    def clean_number(self) -> str:
+        number = self.cleaned_data["number"].strip()
+        other = (
+            Invoice.objects.filter(tenant=self.tenant, number=number).exclude(account=self.account).exists()
+            if number
+            else False
+        )
+        if other:
+            raise forms.ValidationError("Another account already has an invoice with this number.")
+        return number
+
+    def record(self):
+        return services.invoice_record(tenant=self.tenant, account=self.account, **self.cleaned_data)
+
+
+class NotableEventSignalForm(SignalForm):
+    title = "Notable event"
+    future_fields = ("occurred_on",)
+    autofocus_field = "kind"
+
+    kind = forms.ChoiceField(label="What happened", choices=NotableEventKind.choices)
+    occurred_on = forms.DateField(label="On", widget=_date_input())
+    note = forms.CharField(label="Note", max_length=300, required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["occurred_on"].initial = self.today
+
+    def record(self):
+        return services.notable_event_record(tenant=self.tenant, account=self.account, **self.cleaned_data)
+
+
+class MarketingSignalForm(SignalForm):
+    title = "Marketing engagement"
+    future_fields = ("day",)
+    autofocus_field = "day"
+
+    day = forms.DateField(label="Day", widget=_date_input(), help_text="The same day again replaces its figures.")
+    opens = forms.IntegerField(label="Opens", min_value=0, initial=0)
+    clicks = forms.IntegerField(label="Clicks", min_value=0, initial=0)
+    bounces = forms.IntegerField(label="Bounces", min_value=0, initial=0)
+    opt_outs = forms.IntegerField(label="Opt-outs", min_value=0, initial=0)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["day"].initial = self.today
+
+    def record(self):
+        return services.marketing_engagement_record(tenant=self.tenant, account=self.account, **self.cleaned_data)
+
+
+class UsageSignalForm(SignalForm):
+    title = "Usage day"
+    future_fields = ("day",)
+    autofocus_field = "day"
+
+    day = forms.DateField(label="Day", widget=_date_input(), help_text="The same day again replaces its figures.")
+    active_users = forms.IntegerField(label="Active users", min_value=0)
+    licensed_seats = forms.IntegerField(label="Licensed seats", min_value=0)
+    features = forms.ModelMultipleChoiceField(
+        label="Features used",
+        queryset=TrackedFeature.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["features"].queryset = TrackedFeature.objects.filter(tenant=self.tenant)
+        self.fields["day"].initial = self.today
+
+    def record(self):
+        return services.usage_day_record(tenant=self.tenant, account=self.account, **self.cleaned_data)
+
+
+# kind in the URL -> form; the usage day (product telemetry, normally fed in) is corrected only by
+# the account's owner, a CS leader or an admin; the other facts any CSM or above may record.
+SIGNAL_FORMS: dict[str, type[SignalForm]] = {
+    "survey": SurveySignalForm,
+    "ticket": TicketSignalForm,
+    "invoice": InvoiceSignalForm,
+    "event": NotableEventSignalForm,
+    "marketing": MarketingSignalForm,
+    "usage": UsageSignalForm,
+}
+OWNER_ONLY_SIGNALS = frozenset({"usage"})

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from accounts.models import MONEY, Account, Contact
-from csplatform.models import TenantOwned
+from csplatform.models import Tenant, TenantOwned
 
 
 class Band(models.TextChoices):
@@ -48,8 +48,10 @@ class TrackedFeature(TenantOwned):
 
 class UsageDay(TenantOwned):
     """One account's product usage on one day: a narrow row (about 60 bytes) so 100,000
-    accounts x 90 days aggregate in a second or two."""
+    accounts x 90 days aggregate in a second or two. The tenant has no index of its own: the
+    unique (tenant, account, day) and (tenant, day) indexes start with it."""
 
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     active_users = models.PositiveIntegerField()
@@ -94,6 +96,7 @@ class TicketPriority(models.TextChoices):
 
 
 class SupportTicket(TenantOwned):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     subject = models.CharField(max_length=200)
     priority = models.CharField(max_length=8, choices=TicketPriority.choices, default=TicketPriority.NORMAL)
@@ -121,8 +124,10 @@ class Invoice(TenantOwned):
 
 
 class MarketingEngagement(TenantOwned):
-    """One account's marketing e-mail engagement on one day (or one week, for bulk feeds)."""
+    """One account's marketing e-mail engagement on one day (or one week, for bulk feeds). The
+    tenant has no index of its own: the unique and (tenant, day) indexes start with it."""
 
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     opens = models.PositiveIntegerField(default=0)
@@ -226,6 +231,10 @@ class HealthScore(TenantOwned):
     contribution follow from those and ``config`` (``health.scoring.breakdown_parse`` replays
     them), so 100,000 rows do not store them. Written by ``health_recompute`` only."""
 
+    # Written for every account on each full recompute, so each index costs: tenant and config
+    # are not indexed on their own (the (tenant, band) and (tenant, score) indexes start with
+    # the tenant; versions are never deleted), and the one-to-one on account is the unique key.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="health")
     score = models.PositiveSmallIntegerField(null=True)
     band = models.CharField(max_length=8, choices=Band.choices, blank=True)
@@ -235,12 +244,11 @@ class HealthScore(TenantOwned):
         null=True, help_text="Score change since the latest snapshot at least 7 days older (the trend arrow)."
     )
     breakdown = models.JSONField()
-    config = models.ForeignKey(HealthConfig, on_delete=models.PROTECT, related_name="+")
+    config = models.ForeignKey(HealthConfig, on_delete=models.PROTECT, related_name="+", db_index=False)
     as_of = models.DateField()
     computed_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "account"], name="healthscore_unique_account")]
         indexes = [
             models.Index(fields=["tenant", "band"], name="healthscore_tenant_band"),
             models.Index(fields=["tenant", "score"], name="healthscore_tenant_score"),
@@ -253,12 +261,16 @@ class HealthSnapshot(TenantOwned):
     (``health.scoring.breakdown_contributions`` gives each measure's points of score); rows
     written before that form map each measure key to its contribution."""
 
+    # One row per account per day: the unique (tenant, account, day) key serves the tenant;
+    # the config is not indexed (versions are never deleted). The account index stays for the
+    # cascade when an account is deleted.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     score = models.PositiveSmallIntegerField(null=True)
     band = models.CharField(max_length=8, choices=Band.choices, blank=True)
     breakdown = models.JSONField()
-    config = models.ForeignKey(HealthConfig, on_delete=models.PROTECT, related_name="+")
+    config = models.ForeignKey(HealthConfig, on_delete=models.PROTECT, related_name="+", db_index=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "account", "day"], name="healthsnapshot_unique_day")]

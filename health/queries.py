@@ -1,5 +1,5 @@
-"""Reads of the health pages: the Account 360 health card (four queries whatever the account
-holds: current score with its version, 91 days of snapshots, the current pulse) and the
+"""Reads of the health pages: the Account 360 health card (three queries whatever the account
+holds: current score with its version, 91 days of snapshots, the current pulse; no pandas) and the
 leader view's band distribution (one grouped query per grouping)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Sum, TextField, Value
+from django.db.models.functions import Cast, Coalesce
 
 from accounts.models import Account, LifecycleStage
 from csplatform.models import Tenant
@@ -49,7 +49,7 @@ class HealthCard:
     halves: list[dict]
     missing: list[dict]
     pulled_down_most: dict | None
-    trend: list[HealthSnapshot]
+    trend: list[TrendPoint]
     comparisons: list[Comparison]
     pulse: Pulse | None
 
@@ -73,23 +73,18 @@ def compare_contributions(*, now: dict[str, float | None], then: dict[str, float
     return sorted(moves, key=lambda move: -abs(move.delta))
 
 
-def _replay_together(pairs: list[tuple[dict | str | None, HealthConfig]]) -> list:
-    """Each (stored breakdown, its config) made full, replaying the stored raw values of one
-    config version in a single pass. Round 1's full breakdowns and empty ones pass through."""
-    parsed = [json.loads(b) if isinstance(b, str) else (b or {}) for b, _ in pairs]
-    by_config: dict[int, list[int]] = {}
-    for position, (breakdown, (_, config)) in enumerate(zip(parsed, pairs, strict=True)):
-        if breakdown and not scoring.breakdown_is_full(breakdown) and any(":" in key for key in breakdown):
-            by_config.setdefault(config.pk, []).append(position)
-    for positions in by_config.values():
-        config = pairs[positions[0]][1]
-        replayed = scoring.breakdowns_replay([parsed[p] for p in positions], config.definition)
-        for position, full in zip(positions, replayed, strict=True):
-            parsed[position] = full
-    return parsed
+@dataclass(frozen=True)
+class TrendPoint:
+    day: dt.date
+    score: int | None
+    band: str
 
 
 def health_card(*, tenant: Tenant, account: Account, today: dt.date) -> HealthCard:
+    """Three queries (a fourth only when a compared snapshot was scored by another
+    configuration version) and no pandas: the stored raw values are replayed in plain Python
+    (``scoring.breakdown_parse``), and the 91 days of trend come as plain rows whose breakdown
+    text is parsed only for the two snapshots compared with."""
     score = HealthScore.objects.filter(tenant=tenant, account=account).select_related("config").first()
     pulse = (
         Pulse.objects.filter(tenant=tenant, account=account, set_on__lte=today, expires_on__gte=today)
@@ -97,20 +92,18 @@ def health_card(*, tenant: Tenant, account: Account, today: dt.date) -> HealthCa
         .order_by("-set_on", "-created_at", "-pk")
         .first()
     )
-    trend = list(
+    rows = list(
         HealthSnapshot.objects.filter(
             tenant=tenant, account=account, day__gte=today - dt.timedelta(days=TREND_DAYS), day__lte=today
         )
-        .select_related("config")
         .order_by("day")
+        .values_list("day", "score", "band", "config_id", Cast("breakdown", TextField()))
     )
+    trend = [TrendPoint(day, value, band) for day, value, band, _, _ in rows]
     if score is None:
         return HealthCard(None, [], [], [], None, trend, [], pulse)
     definition = score.config.definition
-    targets = [score.as_of - dt.timedelta(days=days) for days in COMPARE_DAYS]
-    thens = [next((snapshot for snapshot in reversed(trend) if snapshot.day <= target), None) for target in targets]
-    breakdowns = _replay_together([(score.breakdown, score.config), *((t.breakdown, t.config) for t in thens if t)])
-    measures = scoring.breakdown_parse(breakdowns[0], definition)
+    measures = scoring.breakdown_parse(score.breakdown, definition)
     present = [row for row in measures if not row["missing"]]
     pulled_down_most = max(present, key=lambda row: row["lost"], default=None)
     if pulled_down_most is not None and pulled_down_most["lost"] <= 0:
@@ -119,18 +112,25 @@ def health_card(*, tenant: Tenant, account: Account, today: dt.date) -> HealthCa
         {"label": scoring.HALF_LABELS[half], "score": getattr(score, f"{half}_score"), "weight": weight}
         for half, weight in definition["halves"].items()
     ]
+    targets = [score.as_of - dt.timedelta(days=days) for days in COMPARE_DAYS]
+    thens = [next((row for row in reversed(rows) if row[0] <= target), None) for target in targets]
+    configs = {score.config_id: score.config}
+    other_ids = {then[3] for then in thens if then is not None} - set(configs)
+    if other_ids:
+        configs.update(HealthConfig.objects.in_bulk(other_ids))
+    now = {row["key"]: None if row["missing"] else row["contribution"] for row in measures}
     comparisons = []
-    then_breakdowns = iter(breakdowns[1:])
     for days, then in zip(COMPARE_DAYS, thens, strict=True):
         if then is None:
             comparisons.append(Comparison(days, None, None, None))
             continue
-        now = {row["key"]: None if row["missing"] else row["contribution"] for row in measures}
-        then_contributions = scoring.breakdown_contributions(next(then_breakdowns), then.config.definition)
+        day, score_then, _, config_id, breakdown = then
+        config = configs[config_id]
+        then_contributions = scoring.breakdown_contributions(json.loads(breakdown or "{}"), config.definition)
         moves = compare_contributions(now=now, then=then_contributions)
-        delta = score.score - then.score if score.score is not None and then.score is not None else None
-        changed = f"v{then.config.version} → v{score.config.version}" if then.config_id != score.config_id else ""
-        comparisons.append(Comparison(days, then.day, then.score, delta, moves, changed))
+        delta = score.score - score_then if score.score is not None and score_then is not None else None
+        changed = f"v{config.version} → v{score.config.version}" if config_id != score.config_id else ""
+        comparisons.append(Comparison(days, day, score_then, delta, moves, changed))
     return HealthCard(
         score=score,
         measures=measures,

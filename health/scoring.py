@@ -304,19 +304,25 @@ def bands_of(scores: pd.Series, segment_ids: pd.Series, definition: dict) -> pd.
     return pd.Series(band, index=scores.index)
 
 
-def breakdown_json(result: pd.DataFrame, definition: dict) -> pd.Series:
-    """Each account's stored breakdown as JSON: the account's ``touch_model`` and each enabled
-    measure's raw value (``"<key>:raw"``, one decimal, ``null`` when it had no data). Points,
-    weights and contributions are not stored: they follow from the raw values and the
-    configuration version (``breakdown_parse`` replays them), so the text is short and pandas
-    serialises 100,000 accounts in a fraction of a second. The day's snapshot stores the same."""
+def breakdown_json(result: pd.DataFrame, definition: dict, *, with_scores: bool = False) -> str:
+    """Each account's stored breakdown as JSON lines (one per row of ``result``, in order): the
+    account's ``touch_model`` and each enabled measure's raw value (``"<key>:raw"``, one
+    decimal, ``null`` when it had no data). Points, weights and contributions are not stored:
+    they follow from the raw values and the configuration version (``breakdown_parse`` replays
+    them), so the text is short. ``with_scores`` adds ``account_id``, ``band``, ``score``,
+    ``csm_score`` and ``customer_score`` to each line: the recompute sends that text to COPY as
+    it is (pandas writes it in C; no Python loop over the accounts)."""
     columns = [f"{m.key}:raw" for m in enabled_measures(definition)]
     frame = result[columns].astype(float).round(1)
     frame.insert(0, "touch_model", result["touch_model"].astype(object).where(result["touch_model"].notna(), None))
+    if with_scores:
+        for column in ("customer_score", "csm_score", "score"):
+            frame.insert(0, column, result[column].astype("Int64"))
+        frame.insert(0, "band", result["band"].astype(str))
+        frame.insert(0, "account_id", result.index.to_numpy(dtype="int64"))
     if frame.empty:
-        return pd.Series("{}", index=frame.index, dtype=object)
-    text = frame.to_json(orient="records", lines=True, double_precision=1)
-    return pd.Series(text.rstrip("\n").split("\n"), index=frame.index)
+        return ""
+    return frame.to_json(orient="records", lines=True, double_precision=1)
 
 
 BREAKDOWN_PARTS = ("raw", "points", "weight", "contribution")
@@ -324,8 +330,61 @@ BREAKDOWN_PARTS = ("raw", "points", "weight", "contribution")
 
 def _replayed(breakdown: dict, definition: dict) -> dict:
     """The full breakdown (``key:raw``, ``key:points``, ``key:weight``, ``key:contribution``)
-    of one stored breakdown, scored again with its version's ``definition``."""
-    return breakdowns_replay([breakdown], definition)[0]
+    of one stored breakdown, scored again with its version's ``definition``: the arithmetic of
+    ``score_raws`` for one account in plain Python (the same operations in the same order, and
+    numpy's rounding), so a page pays microseconds, not pandas' per-call overhead. A test checks
+    it against ``score_raws`` on random breakdowns."""
+    touch = breakdown.get("touch_model") or "low"
+    cadence = definition["cadence_days"].get(touch)
+    measures = enabled_measures(definition)
+    out: dict[str, float | None] = {}
+    points_of: dict[str, float] = {}
+    weight_of: dict[str, float] = {}  # within the half, renormalised, 0..1 (nan: half empty)
+    halves: dict[str, float] = {}
+    for half in (CSM, CUSTOMER):
+        in_half = [m for m in measures if m.half == half]
+        total = weighted = 0.0
+        for measure in in_half:
+            raw = _as_float(breakdown.get(f"{measure.key}:raw"))
+            spec = definition["measures"][measure.key]
+            value = raw
+            if measure.key == "last_touch":
+                value = raw / float(cadence) if cadence is not None else NAN
+            points = _points_one(value, spec, higher_is_better=measure.higher_is_better)
+            points_of[measure.key] = points
+            out[f"{measure.key}:raw"] = None if raw != raw else raw
+            out[f"{measure.key}:points"] = None if points != points else points
+            weight = float(spec["weight"]) if points == points else 0.0
+            weight_of[measure.key] = weight
+            total += weight
+            weighted += (0.0 if points != points else points) * weight
+        halves[half] = weighted / total if total > 0 else NAN
+        for measure in in_half:
+            weight_of[measure.key] = weight_of[measure.key] / total if total > 0 else NAN
+    half_weight = {half: float(definition["halves"][half]) for half in halves}
+    present_total = sum(half_weight[h] if halves[h] == halves[h] else 0.0 for h in halves)
+    present_total = present_total if present_total > 0 else NAN
+    for measure in measures:
+        within = weight_of[measure.key]
+        share = (0.0 if within != within else within) * half_weight[measure.half] / present_total
+        weight = 100 * share
+        contribution = points_of[measure.key] * share
+        out[f"{measure.key}:weight"] = float(np.round(weight, 1)) if weight == weight else 0.0
+        out[f"{measure.key}:contribution"] = float(np.round(contribution, 1)) if contribution == contribution else 0.0
+    return out
+
+
+NAN = float("nan")
+
+
+def _points_one(value: float, spec: dict, *, higher_is_better: bool) -> float:
+    """``points_from_thresholds`` for one raw value."""
+    if value != value:
+        return NAN
+    for bound, points in spec["thresholds"]:
+        if (value >= bound) if higher_is_better else (value <= bound):
+            return float(points)
+    return float(spec["else_points"])
 
 
 def breakdowns_replay(breakdowns: list[dict], definition: dict) -> list[dict]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Account, Contact
+from accounts.models import LifecycleStage as Stage
 from accounts.services import can_edit_account, tenant_today
 from csplatform.models import Membership, Tenant, User
 
@@ -125,6 +127,7 @@ def health_recompute(
     account_ids: Iterable[int] | None = None,
     as_of: dt.date | None = None,
     now: dt.datetime | None = None,
+    history_only: bool = False,
 ) -> RecomputeResult:
     """Score the tenant's accounts (only ``account_ids`` when given) as of ``as_of`` (the
     tenant's today by default) with the active configuration, and write in one transaction:
@@ -135,7 +138,8 @@ def health_recompute(
     records no band change). Atomic: a killed worker leaves the previous state. Overlap-safe:
     on PostgreSQL a second recompute of the tenant returns ``skipped=True`` at once instead of
     waiting (SQLite serialises writers by itself). An older ``as_of`` never overwrites a newer
-    current score."""
+    current score. ``history_only`` writes the day's snapshots alone (a past day replayed
+    for the trend): no current score, no band change."""
     as_of = as_of or tenant_today(tenant)
     now = now or timezone.now()
     ids = sorted(set(account_ids)) if account_ids is not None else None
@@ -147,8 +151,44 @@ def health_recompute(
             return RecomputeResult(accounts=0, band_changes=0, config_version=config.version)
         inputs = health_inputs(tenant=tenant, as_of=as_of, definition=config.definition, account_ids=ids)
         result = scoring.score_accounts(inputs, config.definition)
-        changes = _scores_write(tenant=tenant, config=config, result=result, as_of=as_of, now=now)
+        changes = _scores_write(
+            tenant=tenant, config=config, result=result, as_of=as_of, now=now, history_only=history_only
+        )
+        changes += _churned_scores_clear(tenant=tenant, config=config, account_ids=ids, as_of=as_of, now=now)
     return RecomputeResult(accounts=len(result), band_changes=changes, config_version=config.version)
+
+
+def _churned_scores_clear(
+    *, tenant: Tenant, config: HealthConfig, account_ids: list[int] | None, as_of: dt.date, now: dt.datetime
+) -> int:
+    """A churned account is not scored: its current score is deleted (portfolio, leader view
+    and card then say so) and the exit recorded as a ``BandChange`` to band "" (no score), so
+    the last live band is kept; its snapshots stay as history. Three queries at most, reading
+    only the scores of accounts churned since the last recompute."""
+    from .models import BandChange, HealthScore
+
+    stale = HealthScore.objects.filter(tenant=tenant, account__lifecycle_stage=Stage.CHURNED)
+    if account_ids is not None:
+        stale = stale.filter(account_id__in=account_ids)
+    rows = list(stale.values_list("pk", "account_id", "band", "score"))
+    if not rows:
+        return 0
+    BandChange.objects.bulk_create(
+        BandChange(
+            tenant=tenant,
+            account_id=account_id,
+            day=as_of,
+            from_band=band,
+            to_band="",
+            from_score=score,
+            to_score=None,
+            config=config,
+            created_at=now,
+        )
+        for _, account_id, band, score in rows
+    )
+    HealthScore.objects.filter(tenant=tenant, pk__in=[pk for pk, *_ in rows]).delete()
+    return len(rows)
 
 
 def _lock_tenant(tenant: Tenant) -> bool:
@@ -159,97 +199,125 @@ def _lock_tenant(tenant: Tenant) -> bool:
         return cursor.fetchone()[0]
 
 
-NEW_SCORES = "health_new_scores"
+NEW_SCORES = "health_new_scores"  # the new scores, compared with the current ones
+NEW_DOCS = "health_new_docs"  # PostgreSQL: one JSON document per account, as COPY sent it
+SCORE_KEYS = ("account_id", "band", "score", "csm_score", "customer_score")
 
 
 def _scores_write(
-    *, tenant: Tenant, config: HealthConfig, result: pd.DataFrame, as_of: dt.date, now: dt.datetime
+    *,
+    tenant: Tenant,
+    config: HealthConfig,
+    result: pd.DataFrame,
+    as_of: dt.date,
+    now: dt.datetime,
+    history_only: bool = False,
 ) -> int:
-    """Load the new scores into a temporary table (COPY on PostgreSQL), then set-based
-    statements: band changes against the current scores, then for the current scores and for
-    the day's snapshots an ``UPDATE … FROM`` of the existing rows and an ``INSERT … SELECT`` of
-    the new ones. Rows whose values did not change are not touched."""
+    """Write the scores of ``result``: four set-based statements whatever the number of accounts.
+
+    1. Load: on PostgreSQL pandas writes one JSON document per account (``to_json`` in C: the
+       account id, score, band, halves and the stored breakdown) and COPY sends that text as is
+       into a temporary ``jsonb`` table; SQLite gets the same rows by ``executemany``.
+    2. ``CREATE TEMPORARY TABLE … AS`` joins them with the current scores (a hash join): each
+       account's previous band and score, its ``change_7d`` (against the latest snapshot a week
+       old or older, one index probe) and whether anything differs at all.
+    3. A ``BandChange`` for each account whose band moved.
+    4. ``INSERT … ON CONFLICT DO UPDATE`` of the current scores and of the day's snapshots, for
+       the accounts whose values differ only: a rerun with the same data and version writes
+       nothing. (The day's snapshot always equals a current score of that day, both being
+       written here together, so "the score is the same" covers both.)
+
+    No statement reads the table it writes: an ``INSERT … WHERE NOT EXISTS`` on a table planned
+    as empty scanned it once per row, and a first recompute of 100,000 accounts took minutes."""
     postgres = connection.vendor == "postgresql"
-    json_type = "jsonb" if postgres else "text"
-    # Pre-formatted columns, written as CSV by pandas in C: no Python loop over the accounts.
-    frame = pd.DataFrame(
-        {
-            "account_id": result.index.to_numpy(dtype="int64"),
-            "score": result["score"].astype("Int64"),
-            "band": result["band"].astype(str),
-            "csm_score": result["csm_score"].astype("Int64"),
-            "customer_score": result["customer_score"].astype("Int64"),
-            "breakdown": scoring.breakdown_json(result, config.definition),
-        }
-    )
-    distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
+    distinct, same = ("IS DISTINCT FROM", "IS NOT DISTINCT FROM") if postgres else ("IS NOT", "IS")
+    documents = scoring.breakdown_json(result, config.definition, with_scores=True)
+    week_ago = as_of - dt.timedelta(days=7)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {NEW_SCORES}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {NEW_SCORES} (account_id bigint PRIMARY KEY, score smallint, "
-            f"band varchar(8) NOT NULL, csm_score smallint, customer_score smallint, breakdown {json_type} NOT NULL)"
-        )
+        for table in (NEW_DOCS, NEW_SCORES):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
         if postgres:
-            # An unquoted empty field is NULL (a missing score); band "" stays "" (FORCE_NOT_NULL).
-            with cursor.copy(f"COPY {NEW_SCORES} FROM STDIN (FORMAT csv, FORCE_NOT_NULL (band))") as copy_in:
-                copy_in.write(frame.to_csv(header=False, index=False))
+            cursor.execute(f"CREATE TEMPORARY TABLE {NEW_DOCS} (doc jsonb NOT NULL)")
+            with cursor.copy(f"COPY {NEW_DOCS} FROM STDIN") as copy_in:
+                copy_in.write(documents)  # JSON lines: no tab, backslash or newline inside a line
+            keys = "{" + ",".join(SCORE_KEYS) + "}"
+            source = (
+                "(SELECT (doc->>'account_id')::bigint AS account_id, (doc->>'score')::smallint AS score, "  # noqa: S608
+                "doc->>'band' AS band, (doc->>'csm_score')::smallint AS csm_score, "
+                "(doc->>'customer_score')::smallint AS customer_score, "
+                f"doc - '{keys}'::text[] AS breakdown FROM {NEW_DOCS})"
+            )
         else:
-            rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
-            cursor.executemany(f"INSERT INTO {NEW_SCORES} VALUES (%s, %s, %s, %s, %s, %s)", list(rows))  # noqa: S608
-        # Autovacuum never sees a temporary table: without statistics the planner takes it for
-        # tiny and picks nested loops over 100,000 rows in the three statements below.
-        cursor.execute(f"ANALYZE {NEW_SCORES}")
-        cursor.execute(
-            "INSERT INTO health_bandchange (tenant_id, account_id, day, from_band, to_band, from_score, to_score, "  # noqa: S608
-            "config_id, created_at, handled_at) "
-            f"SELECT s.tenant_id, n.account_id, %s, s.band, n.band, s.score, n.score, %s, %s, NULL "
-            f"FROM {NEW_SCORES} n JOIN health_healthscore s ON s.tenant_id = %s AND s.account_id = n.account_id "
-            "WHERE s.band <> n.band AND s.as_of <= %s",
-            [as_of, config.pk, now, tenant.pk, as_of],
-        )
-        changes = cursor.rowcount
-        # Existing rows: one UPDATE … FROM (a hash join, 15-30x faster than ON CONFLICT's probe
-        # per row on 100,000 rows), only where something changed; then INSERT the new ones.
-        # change_7d: against the latest snapshot a week old or older (one index probe per account).
-        week_ago = as_of - dt.timedelta(days=7)
-        new_scores = (
-            "SELECT n.account_id, n.score, n.band, n.csm_score, n.customer_score, n.breakdown, n.score - ("  # noqa: S608
-            "SELECT p.score FROM health_healthsnapshot p WHERE p.tenant_id = %s AND p.account_id = n.account_id "
-            f"AND p.day <= %s ORDER BY p.day DESC LIMIT 1) AS change_7d FROM {NEW_SCORES} n"
-        )
-        changed = " OR ".join(
-            f"t.{column} {distinct} n.{column}"
-            for column in ("score", "band", "csm_score", "customer_score", "change_7d", "breakdown")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {NEW_DOCS} (account_id bigint NOT NULL, score smallint, "
+                "band varchar(8) NOT NULL, csm_score smallint, customer_score smallint, breakdown text NOT NULL)"
+            )
+            rows = []
+            for line in documents.splitlines():
+                document = json.loads(line)
+                values = [document.pop(key) for key in SCORE_KEYS]
+                rows.append((values[0], values[2], values[1], values[3], values[4], json.dumps(document)))
+            cursor.executemany(f"INSERT INTO {NEW_DOCS} VALUES (%s, %s, %s, %s, %s, %s)", rows)  # noqa: S608
+            source = NEW_DOCS
+        unchanged = " AND ".join(
+            f"s.{column} {same} x.{column}" for column in ("score", "band", "csm_score", "customer_score", "breakdown")
         )
         cursor.execute(
-            "UPDATE health_healthscore AS t SET score = n.score, band = n.band, csm_score = n.csm_score, "  # noqa: S608
-            "customer_score = n.customer_score, change_7d = n.change_7d, breakdown = n.breakdown, "
-            f"config_id = %s, as_of = %s, computed_at = %s FROM ({new_scores}) AS n "
-            "WHERE t.tenant_id = %s AND t.account_id = n.account_id AND t.as_of <= %s "
-            f"AND ({changed} OR t.config_id {distinct} %s OR t.as_of {distinct} %s)",
-            [config.pk, as_of, now, tenant.pk, week_ago, tenant.pk, as_of, config.pk, as_of],
+            f"CREATE TEMPORARY TABLE {NEW_SCORES} AS SELECT x.account_id, x.score, x.band, x.csm_score, "  # noqa: S608
+            "x.customer_score, x.breakdown, x.score - (SELECT p.score FROM health_healthsnapshot p "
+            "WHERE p.tenant_id = %s AND p.account_id = x.account_id AND p.day <= %s ORDER BY p.day DESC LIMIT 1) "
+            "AS change_7d, s.band AS old_band, s.score AS old_score, s.as_of AS old_as_of, "
+            "s.change_7d AS old_change_7d, "
+            f"(s.account_id IS NOT NULL AND s.as_of = %s AND s.config_id = %s AND {unchanged}) AS same "
+            f"FROM {source} x LEFT JOIN health_healthscore s ON s.account_id = x.account_id",
+            [tenant.pk, week_ago, as_of, config.pk],
         )
+        cursor.execute(f"DROP TABLE {NEW_DOCS}")
+        # A temporary table has no statistics until analysed (autovacuum never sees it); the
+        # account column is the one the statements below join on, and analysing only it is cheap.
+        cursor.execute(f"ANALYZE {NEW_SCORES} (account_id)" if postgres else f"ANALYZE {NEW_SCORES}")
+        changes = 0
+        if not history_only:
+            cursor.execute(
+                "INSERT INTO health_bandchange (tenant_id, account_id, day, from_band, to_band, from_score, to_score, "  # noqa: S608
+                "config_id, created_at, handled_at) "
+                f"SELECT %s, account_id, %s, old_band, band, old_score, score, %s, %s, NULL FROM {NEW_SCORES} "
+                "WHERE old_band IS NOT NULL AND old_band <> band AND old_as_of <= %s",
+                [tenant.pk, as_of, config.pk, now, as_of],
+            )
+            changes = cursor.rowcount
+        if history_only:
+            cursor.execute(
+                "INSERT INTO health_healthsnapshot AS t (tenant_id, account_id, day, score, band, breakdown, "  # noqa: S608
+                f"config_id) SELECT %s, account_id, %s, score, band, breakdown, %s FROM {NEW_SCORES} WHERE true "
+                "ON CONFLICT (tenant_id, account_id, day) DO UPDATE SET score = excluded.score, band = excluded.band, "
+                "breakdown = excluded.breakdown, config_id = excluded.config_id",
+                [tenant.pk, as_of, config.pk],
+            )
+            cursor.execute(f"DROP TABLE {NEW_SCORES}")
+            return 0
+        # change_7d alone can move (the week-old snapshot is a new day): it is compared too.
         cursor.execute(
-            "INSERT INTO health_healthscore (tenant_id, account_id, score, band, csm_score, customer_score, "  # noqa: S608
+            "INSERT INTO health_healthscore AS t (tenant_id, account_id, score, band, csm_score, customer_score, "  # noqa: S608
             "change_7d, breakdown, config_id, as_of, computed_at) "
-            f"SELECT %s, n.account_id, n.score, n.band, n.csm_score, n.customer_score, n.change_7d, n.breakdown, "
-            f"%s, %s, %s FROM ({new_scores}) AS n WHERE NOT EXISTS ("
-            "SELECT 1 FROM health_healthscore s WHERE s.tenant_id = %s AND s.account_id = n.account_id)",
-            [tenant.pk, config.pk, as_of, now, tenant.pk, week_ago, tenant.pk],
+            "SELECT %s, account_id, score, band, csm_score, customer_score, change_7d, breakdown, %s, %s, %s "
+            f"FROM {NEW_SCORES} WHERE (NOT same OR change_7d {distinct} old_change_7d) "
+            "AND (old_as_of IS NULL OR old_as_of <= %s) "
+            "ON CONFLICT (account_id) DO UPDATE SET score = excluded.score, band = excluded.band, "
+            "csm_score = excluded.csm_score, customer_score = excluded.customer_score, change_7d = excluded.change_7d, "
+            "breakdown = excluded.breakdown, config_id = excluded.config_id, as_of = excluded.as_of, "
+            "computed_at = excluded.computed_at WHERE t.as_of <= excluded.as_of",
+            [tenant.pk, config.pk, as_of, now, as_of],
         )
-        snapshot_changed = " OR ".join(f"t.{column} {distinct} n.{column}" for column in ("score", "band", "breakdown"))
-        cursor.execute(
-            "UPDATE health_healthsnapshot AS t SET score = n.score, band = n.band, breakdown = n.breakdown, "  # noqa: S608
-            f"config_id = %s FROM {NEW_SCORES} n WHERE t.tenant_id = %s AND t.account_id = n.account_id "
-            f"AND t.day = %s AND ({snapshot_changed} OR t.config_id {distinct} %s)",
-            [config.pk, tenant.pk, as_of, config.pk],
+        snapshot_changed = " OR ".join(
+            f"t.{column} {distinct} excluded.{column}" for column in ("score", "band", "breakdown", "config_id")
         )
         cursor.execute(
-            "INSERT INTO health_healthsnapshot (tenant_id, account_id, day, score, band, breakdown, config_id) "  # noqa: S608
-            f"SELECT %s, n.account_id, %s, n.score, n.band, n.breakdown, %s FROM {NEW_SCORES} n WHERE NOT EXISTS ("
-            "SELECT 1 FROM health_healthsnapshot s WHERE s.tenant_id = %s AND s.account_id = n.account_id "
-            "AND s.day = %s)",
-            [tenant.pk, as_of, config.pk, tenant.pk, as_of],
+            "INSERT INTO health_healthsnapshot AS t (tenant_id, account_id, day, score, band, breakdown, config_id) "  # noqa: S608
+            f"SELECT %s, account_id, %s, score, band, breakdown, %s FROM {NEW_SCORES} WHERE NOT same "
+            "ON CONFLICT (tenant_id, account_id, day) DO UPDATE SET score = excluded.score, band = excluded.band, "
+            f"breakdown = excluded.breakdown, config_id = excluded.config_id WHERE {snapshot_changed}",
+            [tenant.pk, as_of, config.pk],
         )
         cursor.execute(f"DROP TABLE {NEW_SCORES}")
     return changes
@@ -353,6 +421,18 @@ def support_ticket_record(
         tenant=tenant, account=account, subject=subject, priority=priority, opened_at=opened_at, closed_at=closed_at
     )
     health_recompute_soon(tenant_id=tenant.pk, account_id=account.pk)
+    return ticket
+
+
+def support_ticket_close(*, tenant: Tenant, ticket: SupportTicket, closed_at: dt.datetime) -> SupportTicket:
+    """Close an open ticket (a conditional update: closing twice keeps the first time)."""
+    if ticket.tenant_id != tenant.pk:
+        raise ValueError("The ticket belongs to another tenant.")
+    if closed_at < ticket.opened_at:
+        raise ValidationError({"closed_at": "A ticket cannot close before it opened."})
+    SupportTicket.objects.filter(tenant=tenant, pk=ticket.pk, closed_at__isnull=True).update(closed_at=closed_at)
+    ticket.refresh_from_db(fields=["closed_at"])
+    health_recompute_soon(tenant_id=tenant.pk, account_id=ticket.account_id)
     return ticket
 
 

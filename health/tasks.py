@@ -22,6 +22,7 @@ def recompute_accounts(self, *, tenant_id: int, account_ids: list[int]) -> int:
         result = services.health_recompute(tenant=tenant, account_ids=account_ids)
     if result.skipped:
         raise self.retry(countdown=BUSY_RETRY_SECONDS)
+    _playbooks_evaluate(tenant_id=tenant_id, account_ids=account_ids)
     return result.accounts
 
 
@@ -29,7 +30,21 @@ def recompute_accounts(self, *, tenant_id: int, account_ids: list[int]) -> int:
 def recompute_tenant(*, tenant_id: int) -> int:
     tenant = Tenant.objects.get(pk=tenant_id)
     with tenant_scope(tenant):
-        return services.health_recompute(tenant=tenant).accounts
+        result = services.health_recompute(tenant=tenant)
+    if not result.skipped:
+        _playbooks_evaluate(tenant_id=tenant_id, account_ids=None)
+    return result.accounts
+
+
+def _playbooks_evaluate(*, tenant_id: int, account_ids: list[int] | None) -> None:
+    """Fresh scores may make playbook triggers fire (band entered, score dropped): evaluate
+    them next, for the same accounts."""
+    from playbooks.tasks import evaluate_accounts, evaluate_tenant
+
+    if account_ids is None:
+        evaluate_tenant.delay(tenant_id=tenant_id)
+    else:
+        evaluate_accounts.delay(tenant_id=tenant_id, account_ids=account_ids)
 
 
 @shared_task

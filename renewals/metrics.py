@@ -2,7 +2,7 @@
 
 No database here: callers pass frames (``renewals.queries`` and ``renewals.retention`` load
 them), so every number can be reproduced from ledger rows by hand. ``renewals.retention`` also
-computes the same summaries in SQL over the monthly snapshot for large tenants; tests hold the
+computes the same summaries in SQL over the ledger's runs for large tenants; tests hold the
 two equal. Months are month indexes (``renewals.ledger.month_index``: consecutive months are
 consecutive integers). The ledger frame has ``account_id, product_id, month, amount`` (one row per ``ArrMovement``).
 
@@ -23,6 +23,11 @@ Definitions (DOMAIN.md §2, the contract):
 - **Logo churn**: accounts lost / accounts at start (accounts of the cohort at zero ARR at the end).
 - **ARR bridge**: start → minus churn → minus contraction → plus expansion → end of the cohort, with new
   business and reactivation shown separately; start - churn - contraction + expansion = end.
+- **Renewal outcome** (``renewals.services.outcome_expected``): a closed renewal's next-term ARR
+  against the ARR that was up, to the cent: zero is **churned**, lower **contracted**, higher
+  **expanded**, exactly flat **renewed**. Churned and contracted need a churn reason.
+- **Customers that grew** (``share_grew``, ``accounts_expanded``): cohort accounts whose ARR at
+  the period's end is above their start ARR, over the cohort.
 - **Product vs account wallet retention**: the same formulas per product, where the cohort is
   each (account, product) pair holding the product at the start: a product an account drops is
   that product's churn even when the account stays (for the account it is a contraction, netted
@@ -45,6 +50,7 @@ PAIR = ["account_id", "product_id"]
 SUMMARY_COLUMNS = [
     "accounts_start",
     "accounts_churned",
+    "accounts_expanded",
     "arr_start",
     "churn",
     "contraction",
@@ -56,6 +62,8 @@ SUMMARY_COLUMNS = [
     "nrr",
     "logo_churn",
 ]
+# The additive columns (sums over rows); the ratios after them are computed from these.
+SUM_COLUMNS = SUMMARY_COLUMNS[:10]
 
 
 class Status:
@@ -189,17 +197,20 @@ def product_changes(positions: pd.DataFrame) -> pd.DataFrame:
 def retention_summary(changes: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     """GRR, NRR, logo churn and the bridge's columns of ``changes`` (``account_changes`` or
     ``product_changes``), in total (one row, index ``"All"``) or per value of column ``by``.
-    ``accounts_start`` counts cohort rows (accounts, or account-product pairs); ratios are NaN
-    where nothing was there at the start."""
+    ``accounts_start`` counts cohort rows (accounts, or account-product pairs), of which
+    ``accounts_churned`` ended at zero and ``accounts_expanded`` ended higher (the customers that
+    grew); ratios are NaN where nothing was there at the start."""
     frame = changes.assign(
         in_cohort=changes["arr_start"] > 0,
         lost=changes["status"] == Status.CHURNED,
+        grew=changes["status"] == Status.EXPANDED,
         cohort_end=np.where(changes["arr_start"] > 0, changes["arr_end"], 0.0),
     )
     keys = frame[by].fillna("—") if by else pd.Series("All", index=frame.index)
     summary = frame.groupby(keys).agg(
         accounts_start=("in_cohort", "sum"),
         accounts_churned=("lost", "sum"),
+        accounts_expanded=("grew", "sum"),
         arr_start=("arr_start", "sum"),
         churn=("churn", "sum"),
         contraction=("contraction", "sum"),
@@ -209,7 +220,7 @@ def retention_summary(changes: pd.DataFrame, by: str | None = None) -> pd.DataFr
         reactivation=("reactivation", "sum"),
     )
     if summary.empty and not by:
-        summary = pd.DataFrame(0.0, index=pd.Index(["All"]), columns=SUMMARY_COLUMNS[:9])
+        summary = pd.DataFrame(0.0, index=pd.Index(["All"]), columns=SUM_COLUMNS)
     summary.index.name = by or "total"
     return summary_ratios(summary)
 

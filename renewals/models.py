@@ -90,14 +90,26 @@ class MovementKind(models.TextChoices):
     REACTIVATION = "reactivation", "Reactivation"
 
 
+# The ``valid_until`` of a movement whose ARR still holds: no later movement of its pair yet.
+STILL_HOLDS = dt.date(9999, 12, 1)
+
+
 class ArrMovement(TenantOwned):
     """One change of an account's ARR in one product from one month end to the next: the
     auditable ledger every retention number is traced back to. Derived from the subscription
     lines by ``renewals.ledger.ledger_rebuild`` (never edited by hand); ``month`` is the first
     day of the month whose end the change is measured at (the current month: measured today).
     ``amount = arr_after - arr_before``; the ARR of an account and product at the end of a month
-    is the sum of its ``amount`` up to that month."""
+    is the sum of its ``amount`` up to that month.
 
+    Each row is also the run of months its ``arr_after`` holds: from ``month`` until the pair's
+    next movement (``valid_until``, exclusive; ``STILL_HOLDS`` when there is none). So the ARR of
+    every pair at month end M is the rows with ``month <= M < valid_until`` and ``arr_after > 0``,
+    read from one index range (``movement_runs``): the retention dashboard's positions, without a
+    dense monthly snapshot. ``account_since`` is the account's first month with ARR."""
+
+    # Both unique indexes lead with the tenant: no index of its own (one less for the COPY).
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="arr_movements")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="arr_movements")
     month = models.DateField(help_text="First day of the month the change is measured at the end of.")
@@ -105,52 +117,29 @@ class ArrMovement(TenantOwned):
     arr_before = models.DecimalField("ARR before", **MONEY)
     arr_after = models.DecimalField("ARR after", **MONEY)
     amount = models.DecimalField(**MONEY)
+    valid_until = models.DateField(
+        default=STILL_HOLDS, help_text="First day of the month of the pair's next movement (exclusive end)."
+    )
+    account_since = models.DateField(null=True, help_text="The account's first month with ARR, in any product.")
 
     class Meta:
         ordering = ["month", "account_id", "product_id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "account", "product", "month"], name="movement_unique_month"),
+            # Serves the positions at a month end: the runs still holding then, ARR straight from
+            # the index (unique because the key holds account, product and month).
+            models.UniqueConstraint(
+                fields=["tenant", "valid_until", "month", "account", "product"],
+                include=["arr_after", "account_since"],
+                condition=Q(arr_after__gt=0),
+                name="movement_runs",
+            ),
         ]
-        indexes = [
-            models.Index(fields=["tenant", "month"], name="movement_tenant_month"),
-            models.Index(fields=["tenant", "account", "month"], name="movement_tenant_account_month"),
-        ]
+        # No other index: an account's rows are a prefix of ``movement_unique_month`` and the
+        # positions are read from ``movement_runs``; each index more slows the rebuild's COPY.
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.get_kind_display()} {self.account_id}/{self.product_id}: {self.amount}"
-
-
-class ArrSnapshot(TenantOwned):
-    """ARR of one account in one product at one measurement point (a month end, the current
-    month: today): the ledger's running sum, stored so a period's start and end positions are
-    two index range reads instead of a pass over the whole ledger. Rows exist only where the
-    ARR is not zero. Rebuilt by ``renewals.ledger.ledger_rebuild`` in the same transaction as
-    the ledger, so it is never stale after a renewal closes."""
-
-    # Millions of derived rows on a large tenant, rewritten by one writer that takes its ids from
-    # existing rows: no database foreign-key checks (Django still cascades deletes), no index of
-    # their own on the tenant (the unique constraint leads with it) nor on the product.
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_constraint=False)
-    product = models.ForeignKey(
-        Product, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
-    )
-    month = models.DateField(help_text="First day of the month whose end the ARR is measured at.")
-    arr = models.DecimalField("ARR", **MONEY)
-    account_since = models.DateField(help_text="The account's first measurement point with ARR, in any product.")
-
-    class Meta:
-        constraints = [
-            # Serves the reads: one month of a tenant, every pair, ARR straight from the index.
-            models.UniqueConstraint(
-                fields=["tenant", "month", "account", "product"],
-                include=["arr", "account_since"],
-                name="snapshot_unique_month",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.month:%Y-%m} {self.account_id}/{self.product_id}: {self.arr}"
 
 
 # --- Churn reasons -----------------------------------------------------------------------------

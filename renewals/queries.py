@@ -11,19 +11,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import Avg, Case, Count, Sum, Value, When
+from django.db.models import Avg, Case, Count, Min, Q, Sum, Value, When
 from django.http import HttpResponse
 
-from accounts.models import Account, Segment
+from accounts.models import Account, LifecycleStage, Segment
 from accounts.portfolio import RENEWAL_WINDOWS, add_months
+from csplatform.exports import csv_cell
 from csplatform.models import Tenant, User
 
-from . import metrics
+from . import metrics, questions
 from .ledger import month_index, month_start
 from .models import (
     OPEN_EXPANSION_STAGES,
     ArrMovement,
-    ArrSnapshot,
     ChurnReason,
     ExpansionOpportunity,
     ForecastCategory,
@@ -31,21 +31,11 @@ from .models import (
     Renewal,
     RenewalAffectedProduct,
     RetentionSettings,
-    SubscriptionLine,
 )
-from .retention import positions_frame, summary_frame, trend_frame_or_last
+from .retention import positions_frame, summaries, summaries_current, trend_frame_or_last
 
 # --- CSV ----------------------------------------------------------------------------------
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> object:
-    """A spreadsheet must never run a cell as a formula: text starting with = + - @ (or a tab
-    or carriage return) gets a leading apostrophe. Numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+# The formula-injection guard lives in ``csplatform.exports``, shared by every export.
 
 
 def csv_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> HttpResponse:
@@ -109,6 +99,26 @@ def pipeline_groups(renewals: list[Renewal], today: dt.date) -> list[dict]:
     return list(groups.values())
 
 
+def open_renewals_due(
+    *, tenant: Tenant, within_days: int, today: dt.date, account_ids: Iterable[int] | None = None
+) -> dict[int, dt.date]:
+    """{account id: renewal date} of the accounts whose earliest open renewal falls between
+    ``today`` and ``within_days`` days after it (both included), e.g. the 180- and 90-day
+    checkpoints. A renewal already closed does not count, so a checkpoint does not fire for a
+    term that is settled. One aggregate query (optionally narrowed to ``account_ids``)."""
+    renewals = Renewal.objects.filter(
+        tenant=tenant,
+        closed_at__isnull=True,
+        renewal_date__gte=today,
+        renewal_date__lte=today + dt.timedelta(days=within_days),
+    )
+    if account_ids is not None:
+        renewals = renewals.filter(account_id__in=list(account_ids))
+    return dict(
+        renewals.order_by().values("account_id").annotate(first=Min("renewal_date")).values_list("account_id", "first")
+    )
+
+
 # --- Retention dashboard --------------------------------------------------------------------
 
 
@@ -160,7 +170,7 @@ TREND_LENGTH = {"month": 12, "quarter": 8, "ttm": 12}
 
 def retention_changes(*, tenant: Tenant, period: metrics.Period, slice_by: str) -> pd.DataFrame:
     """Per-account (or, for the product slice, per account-product pair) changes over the period
-    with the slice columns and names, from the snapshot's start and end positions."""
+    with the slice columns and names, from the start and end positions of the ledger's runs."""
     accounts, bands, names, products = account_attributes(tenant=tenant)
     positions = positions_frame(tenant=tenant, period=period)
     if slice_by == "product":
@@ -180,8 +190,7 @@ def churn_reason_rows(*, tenant: Tenant, period: metrics.Period, slice_by: str) 
             tenant=tenant,
             closed_at__isnull=False,
             churn_reason__isnull=False,
-            renewal_date__gte=month_start(period.first) - dt.timedelta(days=1),
-            renewal_date__lt=month_start(period.last + 1) - dt.timedelta(days=1),
+            **_period_terms(period),
         )
         .order_by()
         .values_list(
@@ -221,17 +230,56 @@ def churn_reason_rows(*, tenant: Tenant, period: metrics.Period, slice_by: str) 
     return metrics.churn_reasons_summary(frame, by=slice_by)
 
 
+def _period_terms(period: metrics.Period) -> dict:
+    """The renewal dates of the period's terms (the lookups ``churn_reason_rows`` uses)."""
+    return {
+        "renewal_date__gte": month_start(period.first) - dt.timedelta(days=1),
+        "renewal_date__lt": month_start(period.last + 1) - dt.timedelta(days=1),
+    }
+
+
+def churn_reason_renewals(
+    *, tenant: Tenant, period: metrics.Period, slice_by: str, reason: str, value: str | None
+) -> list[Renewal]:
+    """The closed renewals behind one row of the churn-reasons table: the period's terms closed
+    with ``reason`` (its label, as the table shows it) and, when ``value`` is given, in that slice
+    value (for the product slice: renewals that lost that product). One query."""
+    renewals = Renewal.objects.filter(tenant=tenant, closed_at__isnull=False, **_period_terms(period))
+    prefix = "Hard to affect: "
+    if reason.startswith(prefix):
+        renewals = renewals.filter(churn_reason__name=reason[len(prefix) :], churn_reason__category="hard_to_affect")
+    else:
+        renewals = renewals.filter(churn_reason__name=reason).exclude(churn_reason__category="hard_to_affect")
+    if value is not None:
+        empty = value in ("—", "", "Unassigned")
+        lookups = {
+            "segment": Q(account__segment__isnull=True) if empty else Q(account__segment__name=value),
+            "industry": Q(account__industry="") if empty else Q(account__industry=value),
+            "owner": Q(owner__isnull=True) if empty else Q(owner__full_name=value) | Q(owner__email=value),
+            "product": Q(affected_products__name=value),
+        }
+        renewals = renewals.filter(lookups[slice_by])
+    return list(
+        renewals.select_related("account", "owner", "churn_reason")
+        .prefetch_related("affected_products")
+        .order_by("renewal_date", "account__name", "pk")
+    )
+
+
 def table_rows(summary: pd.DataFrame) -> list[dict]:
     return [{"key": str(key), **row} for key, row in summary.to_dict("index").items()]
 
 
 def dashboard_context(*, tenant: Tenant, period_kind: str, slice_by: str, today: dt.date) -> dict:
-    """The dashboard's numbers, computed in the database from the monthly snapshot
-    (``renewals.retention``; the same definitions as ``metrics``, held equal by tests)."""
+    """The dashboard's numbers, computed in the database from the ledger's runs
+    (``renewals.retention``; the same definitions as ``metrics``, held equal by tests), the
+    headline and the segment and product slices cached against the ledger version."""
     period = metrics.Period.of(period_kind, today)
     # Account retention stays the headline; the product table is the product wallet beside it.
-    total = summary_frame(tenant=tenant, period=period).iloc[0]
-    sliced = summary_frame(tenant=tenant, period=period, by=slice_by).sort_values("arr_start", ascending=False)
+    # Both from one query, or from the cache when the ledger has not changed since.
+    result = summaries_current(tenant=tenant, period=period, slices=(slice_by,))
+    total = result[None].iloc[0]
+    sliced = result[slice_by].sort_values("arr_start", ascending=False)
     trend, trend_current = trend_frame_or_last(tenant=tenant, period=period, count=TREND_LENGTH[period_kind])
     reasons = churn_reason_rows(tenant=tenant, period=period, slice_by=slice_by)
     return {
@@ -255,11 +303,12 @@ def dashboard_context(*, tenant: Tenant, period_kind: str, slice_by: str, today:
 
 
 def drill_rows(
-    *, tenant: Tenant, period_kind: str, slice_by: str, value: str, metric: str, today: dt.date
+    *, tenant: Tenant, period_kind: str, slice_by: str, value: str, metric: str, today: dt.date, back: int = 0
 ) -> tuple[metrics.Period, list[dict]]:
     """The accounts (or account-product pairs, for the product slice) behind one number of the
-    dashboard: those with the metric's statuses in the slice's ``value`` ("" = all)."""
-    period = metrics.Period.of(period_kind, today)
+    dashboard: those with the metric's statuses in the slice's ``value`` ("" = all), for the
+    current period or, for a point of the trend, the period ``back`` steps before it."""
+    period = metrics.Period.of(period_kind, today).previous(back)
     changes = retention_changes(tenant=tenant, period=period, slice_by=slice_by)
     statuses = metrics.METRIC_STATUSES.get(metric, metrics.METRIC_STATUSES["cohort"])
     chosen = changes[changes["status"].isin(statuses)]
@@ -320,13 +369,14 @@ def forecast_quarters(*, tenant: Tenant, today: dt.date) -> list[dict]:
     )
     this_month = month_index(today)
     openings = {key: min(period.opening, this_month) for key, period in quarters.items()}
-    start_arr = dict(
-        ArrSnapshot.objects.filter(tenant=tenant, month__in=[month_start(m) for m in openings.values()])
-        .order_by()
-        .values("month")
-        .annotate(total=Sum("arr"))
-        .values_list("month", "total")
+    # The tenant's ARR at each opening: the ledger runs holding then (one aggregate).
+    held = ArrMovement.objects.filter(tenant=tenant, arr_after__gt=0).aggregate(
+        **{
+            key: Sum("arr_after", filter=Q(month__lte=month_start(m), valid_until__gt=month_start(m)))
+            for key, m in openings.items()
+        }
     )
+    start_arr = {month_start(openings[key]): held[key] for key in openings}
     target = RetentionSettings.objects.get_or_create(tenant=tenant)[0].nrr_target_percent / Decimal("100")
     pipeline = dict(
         ExpansionOpportunity.objects.filter(
@@ -417,10 +467,12 @@ def expansion_opportunities(*, tenant: Tenant, account: Account) -> list[Expansi
 
 @dataclass(frozen=True)
 class BookLoad:
-    """One CSM's accounts in one segment against that segment's capacity. The capacity is set
-    in accounts per CSM; a book is sized by ARR (DOMAIN.md §9), so it is turned into ARR with
-    the segment's average account ARR: a CSM carrying a few large accounts is as loaded as one
-    carrying many average ones."""
+    """One CSM's accounts in one segment against that segment's capacity. DOMAIN.md §9 gives the
+    capacity as a number of accounts per CSM (high touch 5 to 15, low touch 20 to 50) and says to
+    size books by ARR, not by count; so the capacity is turned into an ARR band: capacity times
+    the segment's average ARR per paying account (churned and not-yet-paying accounts, at zero
+    ARR, would drag the average down). A CSM carrying a few large accounts is then as loaded as
+    one carrying many average ones. Churned accounts are not in anyone's book."""
 
     owner_id: int
     owner_name: str
@@ -461,10 +513,14 @@ def csm_load(*, tenant: Tenant) -> list[BookLoad]:
     queries whatever the size of the tenant."""
     averages = {
         row["segment_id"]: row["average"].quantize(Decimal("0.01"))
-        for row in Account.objects.filter(tenant=tenant).values("segment_id").annotate(average=Avg("arr"))
+        for row in Account.objects.filter(tenant=tenant, arr__gt=0)
+        .values("segment_id")
+        .annotate(average=Avg("arr"))
+        .order_by()
     }
     books = (
         Account.objects.filter(tenant=tenant, owner__isnull=False)
+        .exclude(lifecycle_stage=LifecycleStage.CHURNED)
         .values(
             "owner_id",
             "owner__full_name",
@@ -498,28 +554,29 @@ def csm_load(*, tenant: Tenant) -> list[BookLoad]:
 
 def leader_questions(*, tenant: Tenant, period_kind: str, today: dt.date) -> dict:
     """The answers to DOMAIN.md §2's leader questions for a period: share of customers that
-    grew, churn by industry, current vs original size of customers older than three years, and
-    the average discount change at first renewal. Four queries."""
+    grew, churn by industry, retention by product (the product wallet), current vs original size
+    of customers older than three years, and the average discount change at first renewal.
+    Aggregates in the database (``renewals.retention``, ``renewals.questions``): five queries
+    whatever the size of the tenant."""
     period = metrics.Period.of(period_kind, today)
-    grew, cohort = metrics.share_grew(metrics.account_changes(positions_frame(tenant=tenant, period=period)))
-    industries = summary_frame(tenant=tenant, period=period, by="industry")
+    sliced = summaries(tenant=tenant, period=period, slices=("industry", "product"))
+    total = sliced[None].iloc[0]
+    grew, cohort = int(total["accounts_expanded"]), int(total["accounts_start"])
+    industries = sliced["industry"]
     industries = industries[industries["accounts_start"] > 0].sort_values(["logo_churn", "churn"], ascending=False)
-    columns = ["account_id", "product_id", "arr", "list_price_arr", "start_date", "end_date"]
-    lines = pd.DataFrame(
-        list(SubscriptionLine.objects.filter(tenant=tenant).order_by().values_list(*columns)), columns=columns
-    )
-    tenured = metrics.tenured_contract_sizes(lines, today=today).sort_values("current_arr", ascending=False)
-    names = dict(Account.objects.filter(tenant=tenant, pk__in=tenured["account_id"].tolist()).values_list("pk", "name"))
-    original, current = float(tenured["original_arr"].sum()), float(tenured["current_arr"].sum())
+    products = sliced["product"].sort_values("arr_start", ascending=False)
+    tenured = questions.tenured_summary(tenant=tenant, today=today)
     return {
         "period": period,
         "grew": grew,
         "cohort": cohort,
         "grew_share": grew / cohort if cohort else None,
         "industries": table_rows(industries),
-        "tenured": [{**row, "name": names.get(row["account_id"], "")} for row in tenured.to_dict("records")],
-        "tenured_original": original,
-        "tenured_current": current,
-        "tenured_ratio": current / original if original else None,
-        "discounts": metrics.discount_change_summary(metrics.first_renewal_discounts(lines)),
+        "products": table_rows(products),
+        "tenured": tenured["top"],
+        "tenured_count": tenured["customers"],
+        "tenured_original": tenured["original_arr"],
+        "tenured_current": tenured["current_arr"],
+        "tenured_ratio": tenured["ratio"],
+        "discounts": questions.discount_summary(tenant=tenant),
     }

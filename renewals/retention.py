@@ -1,7 +1,9 @@
-"""Retention numbers of a large tenant, read from the monthly snapshot (``ArrSnapshot``).
+"""Retention numbers of a large tenant, read from the ARR ledger's runs in the database.
 
-A period needs each account's and product's ARR at two points only (the month before it and
-its last month), which the snapshot holds as two index range reads; the ledger is not scanned.
+A period needs each account's and product's ARR at two points only (the end of the month before
+it and of its last month). Every ledger row carries the run of months its ARR holds
+(``ArrMovement.month`` up to ``valid_until``), so the ARR of every pair at a month end is one index
+range read (``movement_runs``: the runs still holding then, ARR included in the index).
 
 - ``positions_frame`` returns those positions as the frame ``metrics.arr_positions`` builds from
   the ledger (same columns, same rows), for the drill-downs that list accounts.
@@ -10,49 +12,50 @@ its last month), which the snapshot holds as two index range reads; the ledger i
   returns a handful of rows: the statuses and sums are ``metrics._classify`` and
   ``metrics.retention_summary`` written in SQL, and the ratios come from the same pure
   ``metrics.summary_ratios``. ``tests/renewals/test_retention.py`` holds the two paths equal.
-- ``trend_frame`` is ``metrics.retention_trend`` from ``summary_frame``, each period cached
+- ``trend_frame`` is ``metrics.retention_trend`` from the same reads, each period cached
   against the tenant's ledger version (bumped by every ledger rebuild), so it is never stale.
   The dashboard reads ``trend_frame_or_last``: after a rebuild it shows the last trend while a
   Celery task, enqueued on commit by the rebuild, warms the new one.
 
-Plain SQL that PostgreSQL and SQLite both run (``FILTER`` needs SQLite 3.30). The statements
-are assembled from this module's constant fragments; every value is a query parameter.
+Plain SQL that PostgreSQL and SQLite both run (``FILTER`` needs SQLite 3.30, ``FULL JOIN`` 3.39).
+The statements are assembled from this module's constant fragments; every value is a parameter.
 """
 
 # ruff: noqa: S608
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 from django.core.cache import cache
 from django.db import connection, transaction
 
-from accounts.models import Segment
+from accounts.models import Account, Segment
 from csplatform.models import Tenant, User
 
 from . import metrics
 from .ledger import month_start
-from .models import ArrSnapshot, Product, RetentionSettings
+from .models import ArrMovement, Product, RetentionSettings
 
-SUM_COLUMNS = metrics.SUMMARY_COLUMNS[:9]
+SUM_COLUMNS = metrics.SUM_COLUMNS
 SLICES = (None, "segment", "owner", "industry", "product")
 
-# Two slices of the snapshot's index, in its order, joined: no pass over the ledger. Floats from
-# here on (as in ``metrics``): summing numerics row by row is what a large tenant would wait for.
-_PAIRS = """
+# The ARR of every pair at the end of a month: the ledger rows whose run holds then.
+_HELD_AT = """
+        SELECT account_id, product_id, arr_after AS arr, account_since FROM renewals_arrmovement
+        WHERE tenant_id = %(tenant)s AND valid_until > {point} AND month <= {point} AND arr_after > 0"""
+
+# The two positions joined, as floats from here on (as in ``metrics``): summing numerics row by
+# row is what a large tenant would wait for.
+_PAIRS = f"""
 pairs AS (
     SELECT COALESCE(s.account_id, e.account_id) AS account_id, COALESCE(s.product_id, e.product_id) AS product_id,
         CAST(COALESCE(s.arr, 0) AS DOUBLE PRECISION) AS arr_start,
         CAST(COALESCE(e.arr, 0) AS DOUBLE PRECISION) AS arr_end,
         COALESCE(s.account_since, e.account_since) AS account_since
-    FROM (
-        SELECT account_id, product_id, arr, account_since FROM renewals_arrsnapshot
-        WHERE tenant_id = %(tenant)s AND month = %(opening)s
-    ) s
-    FULL JOIN (
-        SELECT account_id, product_id, arr, account_since FROM renewals_arrsnapshot
-        WHERE tenant_id = %(tenant)s AND month = %(last)s
-    ) e ON e.account_id = s.account_id AND e.product_id = s.product_id
+    FROM ({_HELD_AT.format(point="%(opening)s")}) s
+    FULL JOIN ({_HELD_AT.format(point="%(last)s")}) e ON e.account_id = s.account_id AND e.product_id = s.product_id
 ),
 accounts AS (
     SELECT account_id, SUM(arr_start) AS arr_start, SUM(arr_end) AS arr_end, MIN(account_since) AS account_since
@@ -72,6 +75,7 @@ _STATUS = """CASE
 _SUMS = """
     COUNT(*) FILTER (WHERE c.arr_start > 0) AS accounts_start,
     COUNT(*) FILTER (WHERE c.status = 'churned') AS accounts_churned,
+    COUNT(*) FILTER (WHERE c.status = 'expanded') AS accounts_expanded,
     COALESCE(SUM(c.arr_start), 0) AS arr_start,
     COALESCE(SUM(c.arr_start) FILTER (WHERE c.status = 'churned'), 0) AS churn,
     COALESCE(SUM(c.arr_start - c.arr_end) FILTER (WHERE c.status = 'contracted'), 0) AS contraction,
@@ -91,12 +95,15 @@ def _fetch(sql: str, params: dict, *, nested_loops: bool = False) -> list[tuple]
     """Run one read. On PostgreSQL: with room to hash a large tenant's accounts in memory, and
     without nested loops, which the planner picks for joins to a CTE (it guesses 200 rows) and
     which cost 100,000 index probes of the accounts table (the trend's join of its few periods to
-    the snapshot's index needs them, and says so)."""
+    the ledger runs' index needs them, and says so)."""
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             nested = "on" if nested_loops else "off"
+            # No JIT: compiling the expressions costs more (about 70 ms) than the whole read saves.
             cursor.execute(
-                "SELECT set_config('work_mem', '64MB', true), set_config('enable_nestloop', %s, true)", [nested]
+                "SELECT set_config('work_mem', '64MB', true), set_config('enable_nestloop', %s, true), "
+                "set_config('jit', 'off', true)",
+                [nested],
             )
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -157,7 +164,11 @@ def summaries(
         selects.append(f"SELECT 'product', CAST(c.product_id AS TEXT), {_SUMS} FROM pair_rows c GROUP BY c.product_id")
     sql = f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
     frame = pd.DataFrame(_fetch(sql, params), columns=["slice_by", "slice", *SUM_COLUMNS])
-    frame[SUM_COLUMNS] = frame[SUM_COLUMNS].astype(float).astype({"accounts_start": int, "accounts_churned": int})
+    frame[SUM_COLUMNS] = (
+        frame[SUM_COLUMNS]
+        .astype(float)
+        .astype({"accounts_start": int, "accounts_churned": int, "accounts_expanded": int})
+    )
     names: dict[str, dict] = {}
     if "owner" in slices:
         members = User.objects.filter(memberships__tenant=tenant)
@@ -180,13 +191,57 @@ def summaries(
     return result
 
 
+# Slices whose numbers depend on the ledger and the segment bands only, so they can be cached
+# against the ledger version; the CSM and industry of an account are edited elsewhere.
+CACHEABLE_SLICES = frozenset({"segment", "product"})
+SUMMARY_CACHE_SECONDS = 60 * 60 * 24
+
+
+def _segment_signature(tenant: Tenant) -> str:
+    """What the segment slice depends on besides the ledger: the bands and the pinned accounts
+    (two small reads)."""
+    bands = list(Segment.objects.filter(tenant=tenant).order_by("pk").values_list("pk", "name", "arr_min", "arr_max"))
+    pinned = list(
+        Account.objects.filter(tenant=tenant, segment_pinned=True).order_by("pk").values_list("pk", "segment_id")
+    )
+    return hashlib.sha256(repr((bands, pinned)).encode()).hexdigest()[:20]
+
+
+def _summary_keys(tenant: Tenant, period: metrics.Period, slices: tuple[str, ...]) -> dict[str | None, str]:
+    version = ledger_version(tenant=tenant)
+    base = f"renewals:summary:{tenant.pk}:{period.kind}:{period.first}:{period.last}:{version}"
+    keys: dict[str | None, str] = {None: f"{base}:total"}
+    for by in slices:
+        keys[by] = f"{base}:{by}" + (f":{_segment_signature(tenant)}" if by == "segment" else "")
+    return keys
+
+
+def summaries_current(
+    *, tenant: Tenant, period: metrics.Period, slices: tuple[str, ...] = ()
+) -> dict[str | None, pd.DataFrame]:
+    """``summaries``, served from the cache when nothing it depends on has changed: each part is
+    keyed by the ledger version (bumped in the same transaction as every rebuild, a closed renewal's
+    included) and the segment slice also by the bands and pinned accounts, so a cached number is
+    never stale. Slices by CSM or industry are always computed. ``warm_retention_trend``, enqueued
+    by every rebuild, fills the cache for the current month, quarter and trailing twelve months."""
+    if not set(slices) <= CACHEABLE_SLICES:
+        return summaries(tenant=tenant, period=period, slices=slices)
+    keys = _summary_keys(tenant, period, slices)
+    cached = cache.get_many(list(keys.values()))
+    if len(cached) == len(keys):
+        return {by: cached[key] for by, key in keys.items()}
+    result = summaries(tenant=tenant, period=period, slices=slices)
+    cache.set_many({key: result[by] for by, key in keys.items()}, SUMMARY_CACHE_SECONDS)
+    return result
+
+
 def summary_frame(*, tenant: Tenant, period: metrics.Period, by: str | None = None) -> pd.DataFrame:
     """``metrics.retention_summary`` of the period, in total (``by=None``) or by one slice."""
     return summaries(tenant=tenant, period=period, slices=(by,) if by else ())[by]
 
 
 def positions_frame(*, tenant: Tenant, period: metrics.Period) -> pd.DataFrame:
-    """``metrics.arr_positions(ledger, period)`` read from the snapshot: per (account, product)
+    """``metrics.arr_positions(ledger, period)`` read from the ledger runs: per (account, product)
     ``arr_start``, ``arr_end`` and ``seen_before``; one query."""
     sql = (
         f"WITH {_PAIRS} SELECT pairs.account_id, pairs.product_id, pairs.arr_start, pairs.arr_end, "
@@ -237,7 +292,7 @@ def trend_frame_or_last(*, tenant: Tenant, period: metrics.Period, count: int) -
     """(trend, current): the trend of the current ledger version when it is cached, else the
     last one computed (``current`` False) while ``renewals.tasks.warm_retention_trend``, enqueued
     by every ledger rebuild, computes the new one; computed here only when none was ever cached.
-    On a large tenant the trend scans a year or more of snapshots (seconds), so the first view
+    On a large tenant the trend reads two dozen month ends (seconds), so the first view
     after a renewal closes should not wait for it; the headline numbers are never cached."""
     version = ledger_version(tenant=tenant)
     cached = cache.get(_trend_key(tenant, period, count))
@@ -256,16 +311,19 @@ def _trend_compute(*, tenant: Tenant, period: metrics.Period, count: int, versio
     seen = "c.account_since <= c.opening"
     sql = f"""
         WITH periods AS ({" UNION ALL ".join(values)}),
+        points AS (
+            SELECT step, opening, opening AS point, 1 AS at_start FROM periods
+            UNION ALL SELECT step, opening, last AS point, 0 AS at_start FROM periods
+        ),
         accounts AS (
-            SELECT p.step, p.opening, snapshot.account_id,
-                SUM(CASE WHEN snapshot.month = p.opening THEN CAST(snapshot.arr AS DOUBLE PRECISION) ELSE 0 END)
-                    AS arr_start,
-                SUM(CASE WHEN snapshot.month = p.last THEN CAST(snapshot.arr AS DOUBLE PRECISION) ELSE 0 END)
-                    AS arr_end,
-                MIN(snapshot.account_since) AS account_since
-            FROM periods p JOIN renewals_arrsnapshot snapshot
-                ON snapshot.tenant_id = %(tenant)s AND snapshot.month IN (p.opening, p.last)
-            GROUP BY p.step, p.opening, snapshot.account_id
+            SELECT p.step, p.opening, runs.account_id,
+                SUM(CASE WHEN p.at_start = 1 THEN CAST(runs.arr_after AS DOUBLE PRECISION) ELSE 0 END) AS arr_start,
+                SUM(CASE WHEN p.at_start = 0 THEN CAST(runs.arr_after AS DOUBLE PRECISION) ELSE 0 END) AS arr_end,
+                MIN(runs.account_since) AS account_since
+            FROM points p JOIN renewals_arrmovement runs
+                ON runs.tenant_id = %(tenant)s AND runs.valid_until > p.point AND runs.month <= p.point
+                AND runs.arr_after > 0
+            GROUP BY p.step, p.opening, runs.account_id
         ),
         account_rows AS MATERIALIZED (SELECT c.*, {_STATUS.format(row="c", seen=seen)} AS status FROM accounts c)
         SELECT c.step, {_SUMS} FROM account_rows c GROUP BY c.step
@@ -280,6 +338,6 @@ def _trend_compute(*, tenant: Tenant, period: metrics.Period, count: int, versio
     return _trend_labelled(periods, rows)
 
 
-def snapshot_months(*, tenant: Tenant) -> int:
-    """How many measurement points the snapshot holds (for the bench's report)."""
-    return ArrSnapshot.objects.filter(tenant=tenant).values("month").distinct().count()
+def measured_months(*, tenant: Tenant) -> int:
+    """How many month ends the ledger spans (for the bench's report)."""
+    return ArrMovement.objects.filter(tenant=tenant).values("month").distinct().count()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -49,52 +49,54 @@ def can_work_renewal(membership: Membership, renewal: Renewal) -> bool:
 # --- Creating renewals from the subscription lines ------------------------------------------
 
 
+# One open renewal per account and term end, from the lines: one INSERT … SELECT, the terms that
+# already have a renewal left as they are (PostgreSQL and SQLite alike).
+_INSERT_UPCOMING = """
+    INSERT INTO renewals_renewal (
+        tenant_id, account_id, renewal_date, arr_up, forecast_arr, forecast_category, owner_id,
+        notes, outcome, reason_note, created_at
+    )
+    SELECT l.tenant_id, l.account_id, l.end_date, SUM(l.arr), SUM(l.arr), %(likely)s, MAX(a.owner_id),
+        '', '', '', %(now)s
+    FROM renewals_subscriptionline l JOIN accounts_account a ON a.id = l.account_id
+    WHERE l.tenant_id = %(tenant)s AND l.end_date >= %(today)s AND l.end_date < %(horizon)s
+        AND l.start_date <= %(horizon)s
+    GROUP BY l.tenant_id, l.account_id, l.end_date
+    ON CONFLICT DO NOTHING
+"""
+
+
 def renewals_create_upcoming(*, tenant: Tenant, today: dt.date | None = None) -> int:
     """One open renewal per account and term end (the lines ending on the same day are one
     term) for every term ending from ``today`` to 12 months on, with the ARR up for renewal,
     the account's owner, and a forecast of "likely" at the ARR up. Idempotent: existing
     renewals are kept (an open one gets its ARR up and owner refreshed, since lines may have
-    been added to the term). Set-based: one grouped read, one INSERT, one UPDATE. Returns the
-    number of renewals created."""
+    been added to the term). Set-based: one INSERT … SELECT and, for renewals that were there
+    already, one UPDATE. Returns the number of renewals created."""
     today = today or tenant_today(tenant)
     horizon = add_months(today, RENEWAL_HORIZON_MONTHS)
-    terms = (
-        SubscriptionLine.objects.filter(
-            tenant=tenant, end_date__gte=today, end_date__lt=horizon, start_date__lte=horizon
-        )
-        .order_by()
-        .values("account_id", "end_date")
-        .annotate(arr_up=Sum("arr"), owner_id=Max("account__owner_id"))
-    )
+    params = {"tenant": tenant.pk, "today": today, "horizon": horizon}
     existing = Renewal.objects.filter(tenant=tenant, renewal_date__gte=today, renewal_date__lt=horizon)
     before = existing.count()
-    Renewal.objects.bulk_create(
-        [
-            Renewal(
-                tenant=tenant,
-                account_id=term["account_id"],
-                renewal_date=term["end_date"],
-                arr_up=term["arr_up"],
-                forecast_arr=term["arr_up"],
-                forecast_category=ForecastCategory.LIKELY,
-                owner_id=term["owner_id"],
+    # Renewals that were there before this call get their ARR up and owner refreshed below; the
+    # ones this call inserts already have them (and on a new tenant that is all of them).
+    last_before = Renewal.objects.filter(tenant=tenant).aggregate(last=Max("pk"))["last"]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_UPCOMING, {**params, "likely": ForecastCategory.LIKELY, "now": timezone.now()})
+    if last_before is not None:
+        term_arr = (
+            SubscriptionLine.objects.filter(
+                tenant=tenant, account_id=OuterRef("account_id"), end_date=OuterRef("renewal_date")
             )
-            for term in terms
-        ],
-        ignore_conflicts=True,
-        batch_size=2_000,
-    )
-    term_arr = (
-        SubscriptionLine.objects.filter(
-            tenant=tenant, account_id=OuterRef("account_id"), end_date=OuterRef("renewal_date")
+            .order_by()
+            .values("account_id")
+            .annotate(total=Sum("arr"))
+            .values("total")
         )
-        .order_by()
-        .values("account_id")
-        .annotate(total=Sum("arr"))
-        .values("total")
-    )
-    owner = Account.objects.filter(tenant=tenant, pk=OuterRef("account_id")).values("owner_id")
-    existing.open().update(arr_up=Coalesce(Subquery(term_arr), Value(Decimal("0"))), owner_id=Subquery(owner))
+        owner = Account.objects.filter(tenant=tenant, pk=OuterRef("account_id")).values("owner_id")
+        existing.open().filter(pk__lte=last_before).update(
+            arr_up=Coalesce(Subquery(term_arr), Value(Decimal("0"))), owner_id=Subquery(owner)
+        )
     return existing.count() - before
 
 
@@ -145,8 +147,10 @@ def renewal_products(renewal: Renewal) -> list[tuple[Product, Decimal]]:
 
 
 def outcome_expected(*, arr_up: Decimal, new_arr: Decimal) -> str:
-    """The outcome the numbers say: nothing renewed is churn, less is contraction, more is
-    expansion, the same is a renewal."""
+    """The outcome the numbers say, comparing the next term's ARR with the ARR up for renewal
+    to the cent: nothing renewed is churn, less is contraction, more is expansion, and exactly
+    the same ARR (flat) is "renewed". A renewal a cent lower is a contraction and needs a reason:
+    the outcome must agree with what the ledger will show for the account."""
     if new_arr <= 0:
         return RenewalOutcome.CHURNED
     if new_arr < arr_up:

@@ -30,11 +30,13 @@ def refresh_renewals_all_tenants() -> None:
 
 @shared_task
 def warm_retention_trend(*, tenant_id: int) -> None:
-    """Compute the retention dashboard's trends (each period kind, as of the tenant's today)
-    for the current ledger version, so the first view after a rebuild does not wait for them.
-    Idempotent: a second run finds them cached."""
+    """Compute the retention dashboard's numbers (headline, segment and product slices) and
+    trends, each period kind as of the tenant's today, for the current ledger version, so the
+    first view after a rebuild does not wait for them. Idempotent: a second run finds them cached."""
     tenant = Tenant.objects.get(pk=tenant_id)
     with tenant_scope(tenant):
         today = tenant_today(tenant)
         for kind, count in TREND_LENGTH.items():
-            retention.trend_frame(tenant=tenant, period=metrics.Period.of(kind, today), count=count)
+            period = metrics.Period.of(kind, today)
+            retention.summaries_current(tenant=tenant, period=period, slices=tuple(sorted(retention.CACHEABLE_SLICES)))
+            retention.trend_frame(tenant=tenant, period=period, count=count)

@@ -16,7 +16,7 @@ from csplatform.models import Role
 from csplatform.rendering import htmx_partial, render_page
 from csplatform.tenancy import get_for_tenant_or_404, member_required, role_required
 
-from . import metrics, queries, services
+from . import metrics, queries, questions, services
 from .forms import (
     ChurnReasonForm,
     DashboardForm,
@@ -164,6 +164,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = queries.dashboard_context(
         tenant=request.tenant, period_kind=period_kind, slice_by=slice_by, today=tenant_today(request.tenant)
     )
+    if request.GET.get("format") == "trend.csv":
+        return queries.csv_response(
+            f"retention-trend-{period_kind}.csv",
+            ["period", *metrics.SUMMARY_COLUMNS],
+            ([row["label"], *(row.get(column, "") for column in metrics.SUMMARY_COLUMNS)] for row in context["trend"]),
+        )
+    if request.GET.get("format") == "reasons.csv":
+        return queries.csv_response(
+            f"churn-reasons-by-{slice_by}.csv",
+            ["reason", slice_by, "renewals", "ARR lost"],
+            ([row["reason"], row.get(slice_by, ""), row["count"], row["arr_lost"]] for row in context["reasons"]),
+        )
     if request.GET.get("format") == "csv":
         return queries.csv_response(
             f"retention-by-{slice_by}.csv",
@@ -181,6 +193,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render_page(request, "renewals/dashboard.html", context, partial="results")
 
 
+def _back(request: HttpRequest) -> int:
+    """``?back=N``: a trend point N periods before the current one (0 to 24; anything else is 0)."""
+    value = request.GET.get("back", "0")
+    return int(value) if value.isdigit() and int(value) <= 24 else 0
+
+
+# A drill-down page lists this many rows (largest first) with the totals of all; its CSV has every row.
+DRILL_PAGE_ROWS = 500
+
+
 @role_required(Role.LEADER)
 @require_GET
 def dashboard_drill(request: HttpRequest) -> HttpResponse:
@@ -190,6 +212,7 @@ def dashboard_drill(request: HttpRequest) -> HttpResponse:
     metric = request.GET.get("metric", "cohort")
     metric = metric if metric in metrics.METRIC_STATUSES else "cohort"
     value = request.GET.get("value", "")[:200]
+    back = _back(request)
     period, rows = queries.drill_rows(
         tenant=request.tenant,
         period_kind=period_kind,
@@ -197,6 +220,7 @@ def dashboard_drill(request: HttpRequest) -> HttpResponse:
         value=value,
         metric=metric,
         today=tenant_today(request.tenant),
+        back=back,
     )
     columns = ["arr_start", "arr_end", "churn", "contraction", "expansion", "new", "reactivation"]
     is_product = slice_by == "product"
@@ -215,14 +239,64 @@ def dashboard_drill(request: HttpRequest) -> HttpResponse:
         "nav": "retention",
         "period": period,
         "period_kind": period_kind,
+        "back": back,
         "slice_by": slice_by,
         "value": value,
         "metric": metric,
-        "rows": rows,
+        "rows": rows[:DRILL_PAGE_ROWS],
+        "count": len(rows),
+        "page_rows": DRILL_PAGE_ROWS,
         "is_product": is_product,
         "totals": {column: sum(row[column] for row in rows) for column in columns},
     }
     return render_page(request, "renewals/drill.html", context)
+
+
+@role_required(Role.LEADER)
+@require_GET
+def reason_drill(request: HttpRequest) -> HttpResponse:
+    """The closed renewals behind one row of the dashboard's churn-reasons table (``?reason=``
+    and, for one slice value, ``?value=``), with the ARR each lost; ``format=csv`` exports them."""
+    form = DashboardForm(request.GET)
+    period_kind, slice_by = form.choice()
+    reason = request.GET.get("reason", "")[:200]
+    value = request.GET.get("value")
+    value = value[:200] if value is not None else None
+    today = tenant_today(request.tenant)
+    period = metrics.Period.of(period_kind, today)
+    renewals = queries.churn_reason_renewals(
+        tenant=request.tenant, period=period, slice_by=slice_by, reason=reason, value=value
+    )
+    if request.GET.get("format") == "csv":
+        return queries.csv_response(
+            "churn-reason-renewals.csv",
+            ["account", "renewal date", "ARR up", "new ARR", "ARR lost", "outcome", "reason", "note", "products lost"],
+            (
+                [
+                    r.account.name,
+                    r.renewal_date.isoformat(),
+                    r.arr_up,
+                    r.new_arr,
+                    r.arr_lost,
+                    r.get_outcome_display(),
+                    str(r.churn_reason),
+                    r.reason_note,
+                    ", ".join(p.name for p in r.affected_products.all()),
+                ]
+                for r in renewals
+            ),
+        )
+    context = {
+        "nav": "retention",
+        "period": period,
+        "period_kind": period_kind,
+        "slice_by": slice_by,
+        "reason": reason,
+        "value": value,
+        "renewals": renewals,
+        "arr_lost": sum((r.arr_lost for r in renewals), 0),
+    }
+    return render_page(request, "renewals/reason_drill.html", context)
 
 
 @member_required
@@ -231,7 +305,9 @@ def account_ledger(request: HttpRequest, account_id: int) -> HttpResponse:
     """The ARR ledger rows of one account, for a dashboard period (``?period=``) or all time."""
     account = get_for_tenant_or_404(Account.objects.all(), request, pk=account_id)
     kind = request.GET.get("period", "")
-    period = metrics.Period.of(kind, tenant_today(request.tenant)) if kind in ("month", "quarter", "ttm") else None
+    period = None
+    if kind in ("month", "quarter", "ttm"):
+        period = metrics.Period.of(kind, tenant_today(request.tenant)).previous(_back(request))
     rows = queries.ledger_rows(tenant=request.tenant, account=account, period=period)
     if request.GET.get("format") == "csv":
         return queries.csv_response(
@@ -259,10 +335,52 @@ def leader_questions(request: HttpRequest) -> HttpResponse:
         return queries.csv_response(
             "customers-older-than-three-years.csv",
             ["account", "original ARR", "current ARR", "current / original"],
-            ([row["name"], row["original_arr"], row["current_arr"], row["ratio"]] for row in context["tenured"]),
+            (
+                [row["name"], row["original_arr"], row["current_arr"], row["ratio"]]
+                for row in questions.tenured_rows(tenant=request.tenant, today=tenant_today(request.tenant))
+            ),
         )
+    if request.GET.get("format") == "industry.csv":
+        return _summary_csv("churn-by-industry.csv", "industry", context["industries"])
+    if request.GET.get("format") == "product.csv":
+        return _summary_csv("retention-by-product.csv", "product", context["products"])
     context |= {"nav": "retention", "form": form, "period_kind": period_kind}
     return render_page(request, "renewals/questions.html", context)
+
+
+def _summary_csv(filename: str, slice_by: str, rows: list[dict]) -> HttpResponse:
+    return queries.csv_response(
+        filename,
+        [slice_by, *metrics.SUMMARY_COLUMNS],
+        ([row["key"], *(row[column] for column in metrics.SUMMARY_COLUMNS)] for row in rows),
+    )
+
+
+DISCOUNT_PAGE_ROWS = 200
+
+
+@role_required(Role.LEADER)
+@require_GET
+def discount_drill(request: HttpRequest) -> HttpResponse:
+    """The first terms and first renewals behind the average discount change: each pair's two
+    subscription lines with their ARR, list price and discount (``?priced=0``: the pairs without a
+    list price). The page lists the largest changes; ``format=csv`` exports every pair."""
+    priced = request.GET.get("priced", "1") != "0"
+    if request.GET.get("format") == "csv":
+        rows = questions.discount_rows(tenant=request.tenant, priced=priced)
+        return queries.csv_response(
+            "discount-change-at-first-renewal.csv",
+            questions.DISCOUNT_COLUMNS,
+            ([row[column] for column in questions.DISCOUNT_COLUMNS] for row in rows),
+        )
+    context = {
+        "nav": "retention",
+        "priced": priced,
+        "summary": questions.discount_summary(tenant=request.tenant),
+        "rows": questions.discount_rows(tenant=request.tenant, priced=priced, limit=DISCOUNT_PAGE_ROWS),
+        "page_rows": DISCOUNT_PAGE_ROWS,
+    }
+    return render_page(request, "renewals/discounts.html", context)
 
 
 # --- CSM load (leaders) ---------------------------------------------------------------------

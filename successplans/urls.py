@@ -6,6 +6,7 @@ app_name = "successplans"
 
 urlpatterns = [
     path("handoffs/", views.handoff_list, name="handoff_list"),
+    path("handoffs/export.csv", views.handoff_list_export, name="handoff_list_export"),
     path("handoffs/new/", views.handoff_create, name="handoff_create"),
     path("handoffs/<int:handoff_id>/", views.handoff_detail, name="handoff_detail"),
     path("handoffs/<int:handoff_id>/edit/", views.handoff_edit, name="handoff_edit"),
@@ -32,6 +33,7 @@ urlpatterns = [
     path("journeys/<int:journey_id>/edit/", views.journey_edit, name="journey_edit"),
     path("journeys/<int:journey_id>/delete/", views.journey_delete, name="journey_delete"),
     path("insights/", views.insights, name="insights"),
+    path("insights/<slug:table>.csv", views.insights_export, name="insights_export"),
     path("relationships/target/", views.relationship_target_edit, name="relationship_target"),
     path("shared/<str:token>/", views.plan_shared, name="plan_shared"),
 ]

@@ -152,6 +152,32 @@ def handoff_list(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
+@require_GET
+def handoff_list_export(request: HttpRequest) -> HttpResponse:
+    """The handoff list as CSV, with the page's ``?status=`` and ``?flagged=1`` filters."""
+    from csplatform.exports import csv_stream_response
+
+    status = request.GET.get("status", "")
+    status = status if status in HandoffStatus.values else ""
+    today = tenant_today(request.tenant)
+    handoffs = handoffs_listed(tenant=request.tenant, status=status, flagged=request.GET.get("flagged") == "1")
+    rows = (
+        (
+            handoff.account.name,
+            handoff.get_status_display(),
+            handoff.get_fit_category_display(),
+            handoff.age_days(today),
+            handoff.completeness_percent(impact_statement_count=handoff.impact_count),
+            str(handoff.author or ""),
+            str(handoff.account.owner or ""),
+        )
+        for handoff in handoffs.iterator(chunk_size=2_000)
+    )
+    header = ["Account", "Status", "Fit", "Age (days)", "Completeness %", "Sales", "CSM"]
+    return csv_stream_response(tenant=request.tenant, name="handoffs", header=header, rows=rows)
+
+
+@member_required
 @require_http_methods(["GET", "POST"])
 def handoff_create(request: HttpRequest) -> HttpResponse:
     """Sales drafts a new account's handoff (leaders and admins may stand in)."""
@@ -788,6 +814,43 @@ def insights(request: HttpRequest) -> HttpResponse:
         "window_days": 90,
     }
     return render_page(request, "successplans/insights.html", context)
+
+
+@role_required(Role.LEADER)
+@require_GET
+def insights_export(request: HttpRequest, table: str) -> HttpResponse:
+    """One table (or list) of the insights page as CSV; the account lists in full, where the
+    page shows the first ``LIST_LIMIT``."""
+    from csplatform.exports import csv_stream_response
+
+    from . import insights as metrics
+
+    tenant, today = request.tenant, tenant_today(request.tenant)
+    if table == "plans-by-csm":
+        header = ["CSM", "On track", "At risk"]
+        rows = [(r.name, r.on_track, r.at_risk) for r in metrics.plans_by_csm(tenant=tenant, today=today)]
+    elif table == "ttfv-by-segment":
+        header = ["Segment", "Plans", "Median days", "Average days", "Distribution"]
+        rows = [
+            (r.segment, r.count, r.median, r.average, " · ".join(f"{label}: {count}" for label, count in r.buckets))
+            for r in metrics.ttfv_by_segment(tenant=tenant)
+        ]
+    elif table == "new-relationships":
+        header = ["CSM", "New this month", "Target"]
+        rows = [
+            (r.name, r.new_this_month, r.target) for r in metrics.new_relationships_by_csm(tenant=tenant, today=today)
+        ]
+    elif table == "no-champion":
+        header = ["Account", "ARR", "Owner"]
+        accounts = metrics.accounts_without_champion(tenant=tenant)
+        rows = ((a.name, a.arr, str(a.owner or "")) for a in accounts.iterator(chunk_size=2_000))
+    elif table == "single-threaded":
+        header = ["Account", "Engaged contacts", "Owner"]
+        accounts = metrics.single_threaded_accounts(tenant=tenant, today=today)
+        rows = ((a.name, a.engaged_contacts, str(a.owner or "")) for a in accounts.iterator(chunk_size=2_000))
+    else:
+        raise Http404
+    return csv_stream_response(tenant=tenant, name=f"success-{table}", header=header, rows=rows)
 
 
 @role_required(Role.ADMIN)

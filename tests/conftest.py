@@ -21,6 +21,7 @@ from csplatform.models import Role
 
 from .factories import MembershipFactory, TenantFactory, UserFactory
 from .required_services import required_services_problem
+from .workers import celery_worker
 
 
 def pytest_configure(config):
@@ -122,3 +123,16 @@ def browser(settings, monkeypatch):
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def worker(transactional_db):
+    """``celery -A csplatform worker`` in a subprocess, on the suite's Redis and test database;
+    yields the worker's log lines as they come. Give each concurrent suite its own Redis
+    database (``REDIS_URL=redis://127.0.0.1:6379/N``): workers on one queue take each other's
+    tasks."""
+    from csplatform.celery import app
+
+    app.control.purge()  # stale messages of earlier runs
+    with celery_worker(REDIS_URL=settings.REDIS_URL) as log:
+        yield log

@@ -11,3 +11,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; n
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 CELERY_TASK_ALWAYS_EAGER = False
+
+# Each xdist worker (and each concurrent run) has its own test database, so tenant and account
+# ids repeat between them: keep their cache keys (coalescing marks, throttles) apart on the
+# shared Redis. A test's Celery worker gets the same prefix (tests/workers.py).
+CACHES["default"]["KEY_PREFIX"] = "test-{}-{}".format(  # noqa: F405
+    DATABASES["default"]["NAME"],  # noqa: F405
+    os.environ.get("PYTEST_XDIST_WORKER", "main"),
+)

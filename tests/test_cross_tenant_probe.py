@@ -23,6 +23,7 @@ from django.urls.converters import IntConverter
 from django.utils.regex_helper import normalize
 from django_scopes import scopes_disabled
 
+from api.keys import api_key_create
 from csplatform.models import Membership
 
 from .factories import (
@@ -33,6 +34,9 @@ from .factories import (
     SegmentFactory,
     SubscriptionLineFactory,
 )
+from .health.factories import SupportTicketFactory
+from .imports.factories import ImportJobFactory
+from .playbooks.page_factories import EpisodeFactory, TaskFactory, TaskTemplateFactory, TriggerFactory
 from .renewals.factories import ChurnReasonFactory, ExpansionOpportunityFactory, RenewalFactory
 from .successplans.factories import (
     HandoffFactory,
@@ -54,11 +58,15 @@ PUBLIC_URL_NAMES = {
     "password_reset_confirm",
     "password_reset_complete",
     "successplans:plan_shared",  # a read-only plan for whoever holds a live share link
+    # The API's description (no data); the API itself answers 401 without a key.
+    "api:schema",
+    "api:docs",
+    "api:redoc",
 }
 # Integer URL kwargs that are not object ids (a year, a page number): none yet.
 NOT_OBJECT_IDS: set[str] = set()
 # Values for kwargs that are not ids; anything else gets "x" (or 1 when it is an integer).
-PLACEHOLDERS = {"format": "json"}
+PLACEHOLDERS = {"format": "json", "kind": "survey"}
 REDIRECTS = {301, 302, 303, 307, 308}
 
 
@@ -116,6 +124,11 @@ def _walk(resolver: URLResolver, prefix: str = "", converters: dict | None = Non
 
 ROUTES = [route for route in _walk(get_resolver()) if not route.url({}).startswith(SKIPPED_PREFIXES)]
 ID_ROUTES = [route for route in ROUTES if route.id_kwargs]
+# The REST API authenticates with a key, not a session: tests/api/test_api_probe.py asks its
+# routes for another tenant's ids (GET, PUT, PATCH, DELETE, POST) with a key of tenant A.
+API_PREFIX = "/api/"
+API_ID_ROUTES = [route for route in ID_ROUTES if route.url({}).startswith(API_PREFIX)]
+ID_ROUTES = [route for route in ID_ROUTES if route not in API_ID_ROUTES]
 
 
 def objects_by_kwarg(tenant, member) -> dict[str, Model]:
@@ -142,6 +155,9 @@ def objects_by_kwarg(tenant, member) -> dict[str, Model]:
             "user_id": member,
             "handoff_id": HandoffFactory(account=account, author=member),
             "journey_id": JourneyFactory(segment=segment),
+            "api_key_id": api_key_create(tenant=tenant, name="Probe", by=member).api_key,
+            "import_id": ImportJobFactory(tenant=tenant, created_by=member),
+            "support_ticket_id": SupportTicketFactory(account=account),
         }
         plan = PlanFactory(account=account)
         objects.update(
@@ -149,6 +165,14 @@ def objects_by_kwarg(tenant, member) -> dict[str, Model]:
             milestone_id=MilestoneFactory(plan=plan),
             measure_id=MeasureFactory(plan=plan),
             review_id=ReviewFactory(plan=plan),
+        )
+        trigger = TriggerFactory(tenant=tenant)
+        episode = EpisodeFactory(account=account, trigger=trigger)
+        objects.update(
+            trigger_id=trigger,
+            playbook_id=trigger.playbook,
+            step_id=TaskTemplateFactory(playbook=trigger.playbook),
+            task_id=TaskFactory(account=account, assignee=member, episode=episode),
         )
     return objects
 

@@ -3,8 +3,9 @@
 from django import template
 
 from accounts.services import can_edit_account, tenant_today
+from csplatform.models import Role
 
-from ..forms import PulseForm
+from ..forms import OWNER_ONLY_SIGNALS, SIGNAL_FORMS, PulseForm
 from ..queries import health_card
 
 register = template.Library()
@@ -18,11 +19,17 @@ def account_health_card(context, account):
     today = tenant_today(request.tenant)
     card = health_card(tenant=request.tenant, account=account, today=today)
     can_set_pulse = can_edit_account(request.membership, account)
+    signal_kinds = []
+    if request.membership.has_role(Role.CSM):
+        signal_kinds = [
+            (kind, form.title) for kind, form in SIGNAL_FORMS.items() if kind not in OWNER_ONLY_SIGNALS or can_set_pulse
+        ]
     return {
         "account": account,
         "card": card,
         "trend_points": [{"day": s.day.isoformat(), "score": s.score} for s in card.trend],
         "can_set_pulse": can_set_pulse,
+        "signal_kinds": signal_kinds,
         "pulse_form": PulseForm(today=today) if can_set_pulse else None,
         "csrf_token": context.get("csrf_token"),
     }

@@ -52,9 +52,21 @@ def percent(value) -> str:
 
 
 @register.simple_tag
-def drill_url(period: str, slice_by: str, metric: str, value: str = "") -> str:
-    """The drill-down page listing the accounts behind one dashboard number."""
+def drill_url(period: str, slice_by: str, metric: str, value: str = "", back: int = 0) -> str:
+    """The drill-down page listing the accounts behind one dashboard number (``back``: a trend
+    point that many periods before the current one)."""
     query = {"period": period, "slice": slice_by, "metric": metric}
     if value:
         query["value"] = value
+    if back:
+        query["back"] = back
     return f"{reverse('renewals:drill')}?{urlencode(query)}"
+
+
+@register.simple_tag
+def reason_url(period: str, slice_by: str, reason: str, value=None) -> str:
+    """The page listing the closed renewals behind one row of the churn-reasons table."""
+    query = {"period": period, "slice": slice_by, "reason": reason}
+    if value is not None:
+        query["value"] = value
+    return f"{reverse('renewals:reason_drill')}?{urlencode(query)}"

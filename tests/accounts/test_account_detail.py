@@ -338,17 +338,17 @@ def test_the_timeline_lists_activities_newest_first_in_the_tenants_time_zone(cli
         assert fact in first
 
 
-def test_the_timeline_shows_the_latest_50_and_loads_older_ones_on_demand(client_for, bob, initech):
+def test_the_timeline_shows_the_latest_25_and_loads_older_ones_on_demand(client_for, bob, initech):
     start = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
     with scopes_disabled():
-        for number in range(55):
+        for number in range(30):
             ActivityFactory(
                 account=initech, purpose=f"Touch {number:02d}", occurred_at=start + dt.timedelta(days=number)
             )
     client = client_for(bob)
     timeline = page_of(client, initech).by_id("timeline-items")
     purposes = [h3.text() for h3 in timeline.all("h3")]
-    assert purposes == [f"Touch {n:02d}" for n in range(54, 4, -1)]
+    assert purposes == [f"Touch {n:02d}" for n in range(29, 4, -1)]
     more = timeline.by_id("timeline-more").all("a")[0]
     assert more.text() == "Show older activities"
 
@@ -385,7 +385,7 @@ def test_the_account_page_query_count_does_not_grow_with_contacts_activities_or_
     add_rows(30)
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = page_of(client, initech)
-    assert len(page.by_id("timeline-items").all("article")) == 31
+    assert len(page.by_id("timeline-items").all("article")) == 25  # the latest; older ones on demand
     # The page (12), the success-plan card (up to 4), the health card (3) and the renewal card (2:
     # next open renewal, open expansion totals) at the account-cards slot.
     assert len(few.captured_queries) <= 12 + 4 + 3 + 2
@@ -498,6 +498,17 @@ def test_a_bad_activity_shows_the_error_at_its_field_and_writes_nothing(
     form = parse(response).by_id("activity-form")
     assert form.by_id(f"id_{field}_error").text()
     assert activity_count() == 0
+
+
+def test_the_page_fetches_the_activity_form_when_its_section_opens(client_for, bob, initech):
+    page = page_of(client_for(bob), initech)
+    wrap = page.by_id("activity-form-wrap")
+    assert wrap.attrs["hx-get"] == url("activity_log", account_id=initech.pk)
+    assert wrap.attrs["hx-trigger"] == "show.bs.collapse once"
+    assert page.find("activity-form") is None  # not rendered until asked for
+
+    form = parse(client_for(bob).get(wrap.attrs["hx-get"], headers=HTMX)).by_id("activity-form")
+    assert "autofocus" in form.by_id("id_kind").attrs  # ready to type into once it arrives
 
 
 def test_the_activity_form_offers_only_this_tenants_members_and_this_accounts_current_contacts(

@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django_scopes import scopes_disabled
 
 from accounts.models import Account, Activity, ActivityContact, ActivityTeamMember, Contact, ContactLevel, TouchModel
+from accounts.services import account_rollups_refresh
 from csplatform.demo import DEMO_PASSWORD, demo_seed
 from csplatform.models import Membership, Role, Tenant, User
 from renewals.models import SubscriptionLine
@@ -104,6 +105,48 @@ def test_accounts_spread_over_all_three_segments_and_only_tech_touch_has_no_owne
             assert not accounts.filter(segment__touch_model=TouchModel.HIGH, owner__isnull=True).exists()
             assert accounts.filter(arr__gte=500_000).count() == by_touch[TouchModel.HIGH]
             assert accounts.values("name").distinct().count() == accounts.values("domain").distinct().count() == 40
+
+
+def test_accounts_are_written_with_the_arr_renewal_and_segment_the_roll_up_computes():
+    seed("--tenants", "1")
+
+    def facts():
+        return sorted(Account.objects.values_list("pk", "arr", "next_renewal_date", "segment_id"))
+
+    with scopes_disabled():
+        tenant = Tenant.objects.get()
+        written = facts()
+        assert sum(1 for _, arr, _, _ in written if arr) > 30  # most have ARR today, some churned
+        account_rollups_refresh(tenant=tenant, today=TODAY)
+        assert facts() == written
+
+
+def test_a_large_tenant_is_copied_with_its_indexes_dropped_and_rebuilt_the_same(monkeypatch):
+    from django.db import connection
+
+    from csplatform import demo
+
+    tables = ["accounts_account", "accounts_contact", "accounts_activity", "renewals_subscriptionline"]
+
+    def index_definitions() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = ANY(%s) ORDER BY 1", [tables])
+            indexes = [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid), condeferrable, condeferred FROM pg_constraint "
+                "WHERE conrelid::regclass::text = ANY(%s) ORDER BY 1",
+                [tables],
+            )
+            return indexes + [repr(row) for row in cursor.fetchall()]
+
+    before = index_definitions()
+    monkeypatch.setattr(demo, "LARGE_TENANT_ACCOUNTS", 10)  # 40 accounts count as large
+    seed("--tenants", "1")
+    assert index_definitions() == before
+    assert any("gin_trgm_ops" in definition for definition in before)
+    assert any("FOREIGN KEY" in definition and "DEFERRABLE" in definition for definition in before)
+    with scopes_disabled():
+        assert Account.objects.count() == 40
 
 
 def test_subscription_history_has_renewals_day_after_the_previous_term_and_churned_accounts():

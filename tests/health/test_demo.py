@@ -65,3 +65,34 @@ def test_the_health_demo_has_declining_and_growing_accounts_a_trend_and_is_deter
     assert facts["milestones"] > 0  # success plans feed the milestones measure
 
     assert seeded_digest()[0] == digest
+
+
+def test_a_load_test_tenant_gets_its_signals_from_sql_with_the_same_stories(monkeypatch):
+    """Over ``LARGE_TENANT_ACCOUNTS`` on PostgreSQL the signals are planned by the database:
+    every kind is there, some accounts decline and some grow, and the score is replayed 7 days ago."""
+    from health import demo as health_demo
+    from health.models import Invoice, MarketingEngagement, Pulse, SupportTicket, SurveyResponse
+
+    monkeypatch.setattr(demo, "APP_SEEDERS", ["health.demo.health_seed"])
+    monkeypatch.setattr(health_demo, "LARGE_TENANT_ACCOUNTS", 10)
+    lines = []
+    with transaction.atomic():
+        demo.demo_seed(account_count=120, tenant_count=1, today=TODAY, log=lines.append)
+        with scopes_disabled():
+            assert any("health signals in SQL" in line for line in lines)
+            for model in (UsageDay, SurveyResponse, SupportTicket, Invoice, MarketingEngagement, Pulse):
+                assert model.objects.exists(), model.__name__
+            scores = list(HealthScore.objects.select_related("config"))
+            trends = [
+                row["raw"]
+                for s in scores
+                for row in scoring.breakdown_parse(s.breakdown, s.config.definition)
+                if row["key"] == "usage_trend" and row["raw"] is not None
+            ]
+            days = set(HealthSnapshot.objects.values_list("day", flat=True))
+        transaction.set_rollback(True)
+    assert len(scores) > 80
+    assert any(raw <= -25 for raw in trends)
+    assert any(raw >= 10 for raw in trends)
+    assert days == {TODAY, TODAY - dt.timedelta(days=7)}
+    assert any(s.change_7d is not None for s in scores)  # the trend arrow, against the replayed day

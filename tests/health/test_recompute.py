@@ -241,3 +241,42 @@ def test_preview_counts_the_accounts_that_would_move_between_bands(tenant_a, acc
     assert moved == sum(1 for score, band in scores(tenant_a).values() if score < 100 and band != "red")
     assert moved >= 1
     assert all(to == "red" for (_, to) in preview["moves"])
+
+
+def test_a_churned_account_loses_its_live_score_and_the_exit_is_recorded(tenant_a, accounts, client_for, lena):
+    from django.urls import reverse
+
+    from accounts.models import LifecycleStage
+    from health.queries import band_distribution
+
+    recompute(tenant_a)
+    declining = accounts["declining"]
+    band = scores(tenant_a)["Declining"][1]
+    with scopes_disabled():
+        type(declining).objects.filter(pk=declining.pk).update(lifecycle_stage=LifecycleStage.CHURNED)
+
+    recompute(tenant_a, account_ids=[declining.pk])  # the account's own event, or the hourly run
+    recompute(tenant_a)  # nothing left to clear: no second record
+
+    assert "Declining" not in scores(tenant_a)
+    with scopes_disabled():
+        change = BandChange.objects.get(account=declining)
+        assert (change.from_band, change.to_band, change.to_score) == (band, "", None)
+        assert HealthSnapshot.objects.filter(account=declining).exists()  # history is kept
+    with tenant_scope(tenant_a):
+        counted = sum(group.total for group in band_distribution(tenant=tenant_a, by="owner"))
+    assert counted == 2
+    page = client_for(lena).get(reverse("accounts:detail", kwargs={"account_id": declining.pk}))
+    assert 'id="health-not-scored"' in page.content.decode()
+
+
+def test_a_history_only_replay_writes_the_days_snapshots_and_no_current_score(tenant_a, accounts):
+    week_ago = TODAY - dt.timedelta(days=7)
+    recompute(tenant_a, as_of=week_ago, history_only=True)
+    assert scores(tenant_a) == {}
+    with scopes_disabled():
+        assert HealthSnapshot.objects.filter(day=week_ago).count() == 3
+    recompute(tenant_a)
+    with scopes_disabled():
+        assert HealthScore.objects.filter(change_7d__isnull=False).count() == 3  # against the replayed day
+        assert not BandChange.objects.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import random
 
 import pandas as pd
 import pytest
@@ -254,7 +255,7 @@ def test_the_same_inputs_and_definition_give_the_same_result():
 
 def test_the_stored_breakdown_keeps_raw_values_and_replays_every_part_of_the_card():
     result = score_accounts(inputs(pulse=NAN), DEFAULT_DEFINITION)
-    breakdown = json.loads(scoring.breakdown_json(result, DEFAULT_DEFINITION).iloc[0])
+    breakdown = json.loads(scoring.breakdown_json(result, DEFAULT_DEFINITION).splitlines()[0])
     assert set(breakdown) == {"touch_model"} | {f"{m.key}:raw" for m in scoring.MEASURES}
     assert (breakdown["pulse:raw"], breakdown["nps:raw"], breakdown["touch_model"]) == (None, 10, "low")
 
@@ -269,6 +270,28 @@ def test_the_stored_breakdown_keeps_raw_values_and_replays_every_part_of_the_car
     contributions = scoring.breakdown_contributions(breakdown, DEFAULT_DEFINITION)
     assert contributions["pulse"] is None
     assert contributions["nps"] == pytest.approx(one(result, "nps:contribution"))
+
+
+def test_the_cards_plain_python_replay_equals_the_recompute_on_random_breakdowns():
+    """The card replays one stored breakdown without pandas; every part must equal what the
+    pandas recompute (``score_raws``) gives, for any mix of missing data and touch models."""
+    rng = random.Random(7)
+    other = copy.deepcopy(DEFAULT_DEFINITION)
+    other["halves"] = {"csm": 0, "customer": 100}
+    other["measures"]["nps"]["weight"] = 0
+    other["measures"]["marketing"]["weight"] = 25
+    breakdowns = []
+    for _ in range(500):
+        breakdown = {"touch_model": rng.choice(["high", "low", "tech", None])}
+        for measure in scoring.MEASURES:
+            draw = rng.random()
+            value = round(rng.uniform(-50, 400), 1) if draw < 0.8 else float(rng.choice([0, 1, -1, 10, 90, 100]))
+            breakdown[f"{measure.key}:raw"] = None if draw < 0.25 else value
+        breakdowns.append(breakdown)
+    for definition in (DEFAULT_DEFINITION, other):
+        by_pandas = scoring.breakdowns_replay(breakdowns, definition)
+        by_python = [scoring._replayed(breakdown, definition) for breakdown in breakdowns]
+        assert by_python == by_pandas
 
 
 def test_round_one_breakdowns_still_read():

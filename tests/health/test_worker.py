@@ -3,69 +3,17 @@ score within seconds, and the same task run twice duplicates nothing."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django_scopes import scopes_disabled
 
 from accounts.services import tenant_today
-from csplatform.celery import app
 from csplatform.tenancy import tenant_scope
 from health import services
 from health.models import BandChange, HealthScore, HealthSnapshot
 from health.tasks import recompute_accounts
 from tests.factories import AccountFactory
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker(transactional_db):
-    """``celery -A csplatform worker`` in a subprocess, on the suite's Redis and test database."""
-    app.control.purge()  # stale messages of earlier runs
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "csplatform.settings",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CONN_MAX_AGE": "0",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "csplatform", "worker", "--pool=solo", "-l", "INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    ready = threading.Event()
-    log: list[str] = []
-
-    def read():
-        for line in process.stderr:
-            log.append(line)
-            if " ready." in line:
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    assert ready.wait(60), "the worker did not start:\n" + "".join(log)
-    yield log
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _wait_for(condition, timeout: float) -> float:

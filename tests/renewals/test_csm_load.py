@@ -22,13 +22,16 @@ URL = reverse("renewals:csm_load")
 def books(tenant_a, tenant_b, bob, bea, charlie):
     """Mid market carries 2 to 3 accounts per CSM; its 4 accounts average $25,000, so a book
     holds $50,000 to $75,000. Bob's 3 accounts are within the count but $80,000 is over;
-    Bea's one $20,000 account is under. Her automated account has no capacity."""
+    Bea's one $20,000 account is under. Her automated account has no capacity. Bob's churned
+    account at zero ARR counts neither in his book nor in the average."""
     with scopes_disabled():
         mid = SegmentFactory(tenant=tenant_a, name="Mid market", csm_capacity_min=2, csm_capacity_max=3)
         tech = SegmentFactory(tenant=tenant_a, name="Automated")
         for arr in ("10000", "10000", "60000"):
             AccountFactory(tenant=tenant_a, owner=bob, segment=mid, arr=Decimal(arr))
         AccountFactory(tenant=tenant_a, owner=bea, segment=mid, arr=Decimal("20000"))
+        # Churned at zero ARR: in no book, and not in the segment's average ARR.
+        AccountFactory(tenant=tenant_a, owner=bob, segment=mid, arr=Decimal("0"), lifecycle_stage="churned")
         AccountFactory(tenant=tenant_a, owner=bea, segment=tech, arr=Decimal("5000"))
         AccountFactory(tenant=tenant_b, owner=charlie, arr=Decimal("999000"))
     return mid, tech

@@ -1,9 +1,9 @@
-"""The snapshot and the SQL summaries give the numbers the pure functions of ``metrics`` give.
+"""The ledger runs and the SQL summaries give the numbers the pure functions of ``metrics`` give.
 
 The hand-computed book of ``test_metrics.py`` is written to the database as subscription lines;
-the ledger and its monthly snapshot are rebuilt from them; then every summary computed in the
+the ledger is rebuilt from them; then every summary computed in the
 database (total and by segment, CSM, industry and product) must equal ``retention_summary`` on
-the ledger, and the snapshot must equal ``month_end_arr``'s points.
+the ledger, and the ledger's runs must hold ``month_end_arr``'s points.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from django.core.cache import cache
 from django_scopes import scopes_disabled
 
 from accounts.models import Segment
 from csplatform.tenancy import tenant_scope
 from renewals import metrics, queries, retention
 from renewals.ledger import ledger_rebuild, month_end_arr, month_index
-from renewals.models import ArrMovement, ArrSnapshot, RetentionSettings
+from renewals.models import ArrMovement, RetentionSettings
 
 from ..factories import AccountFactory, ProductFactory, SegmentFactory, SubscriptionLineFactory
 from .test_metrics import LINES, TODAY, YEAR_2025
@@ -100,38 +101,43 @@ def test_sql_summaries_carry_the_hand_computed_numbers(hand_book, tenant_a):
     assert result["segment"].loc["Small", "arr_start"] == 105
 
 
-def test_positions_from_the_snapshot_equal_the_positions_from_the_ledger(hand_book, tenant_a):
+def test_positions_from_the_runs_equal_the_positions_from_the_ledger(hand_book, tenant_a):
     with tenant_scope(tenant_a):
-        from_snapshot = retention.positions_frame(tenant=tenant_a, period=YEAR_2025)
+        from_runs = retention.positions_frame(tenant=tenant_a, period=YEAR_2025)
         ledger = queries.ledger_frame(tenant=tenant_a, last_month=YEAR_2025.last)
     from_ledger = metrics.arr_positions(ledger, YEAR_2025).sort_values(["account_id", "product_id"])
     pd.testing.assert_frame_equal(
-        from_snapshot.reset_index(drop=True), from_ledger.reset_index(drop=True), check_dtype=False
+        from_runs.reset_index(drop=True), from_ledger.reset_index(drop=True), check_dtype=False
     )
 
 
-def test_the_snapshot_holds_the_arr_of_every_month_end_and_follows_a_partial_rebuild(hand_book, tenant_a):
+def test_the_ledger_runs_hold_the_arr_of_every_month_end_and_follow_a_partial_rebuild(hand_book, tenant_a):
     lines = pd.DataFrame(LINES, columns=["letter", "product", "arr", "start_date", "end_date"])
     ids = {letter: account.pk for letter, account in hand_book.items()}
+    columns = ["account_id", "product_id", "month", "arr_after", "valid_until", "account_since"]
     with scopes_disabled():
         products = dict(ArrMovement.objects.values_list("product__name", "product_id").distinct())
-        stored = pd.DataFrame(
-            list(ArrSnapshot.objects.filter(tenant=tenant_a).values_list("account_id", "product_id", "month", "arr")),
-            columns=["account_id", "product_id", "month", "arr"],
-        )
+        runs = pd.DataFrame(list(ArrMovement.objects.filter(tenant=tenant_a).values_list(*columns)), columns=columns)
         version = RetentionSettings.objects.get(tenant=tenant_a).ledger_version
     lines = lines.assign(
         account_id=lines["letter"].map(ids), product_id=lines["product"].map(lambda p: products[f"P{p}"])
     )
     points = month_end_arr(lines, today=TODAY)
     expected = {(r.account_id, r.product_id, r.month, r.arr) for r in points.itertuples() if r.arr}
-    got = {(r.account_id, r.product_id, month_index(r.month), float(r.arr)) for r in stored.itertuples()}
-    assert got == expected
+    held = {
+        (r.account_id, r.product_id, month, float(r.arr_after))
+        for r in runs[runs["arr_after"] > 0].itertuples()
+        for month in range(month_index(r.month), min(month_index(r.valid_until), month_index(TODAY) + 1))
+    }
+    assert held == expected
+    # The account's first month with ARR is on each of its rows.
+    first = runs.groupby("account_id")["month"].transform("min")
+    assert (runs["account_since"] == first).all()
     # Rebuilding one account rewrites its rows only, and bumps the version the trend cache keys on.
     with tenant_scope(tenant_a):
         ledger_rebuild(tenant=tenant_a, account_ids=[ids[8]], today=TODAY)
     with scopes_disabled():
-        assert ArrSnapshot.objects.filter(tenant=tenant_a).count() == len(stored)
+        assert ArrMovement.objects.filter(tenant=tenant_a).count() == len(runs)
         assert RetentionSettings.objects.get(tenant=tenant_a).ledger_version == version + 1
 
 
@@ -151,3 +157,44 @@ def test_the_cached_trend_equals_the_pure_trend_and_follows_a_rebuild(hand_book,
         ledger_rebuild(tenant=tenant_a, account_ids=[hand_book[8].pk], today=TODAY)
         after = retention.trend_frame(tenant=tenant_a, period=quarter, count=4)
     assert after.iloc[0]["expansion"] == cached.iloc[0]["expansion"] + 75  # H cross-sold in Q1: never stale
+
+
+def test_cached_summaries_are_never_stale(hand_book, tenant_a, monkeypatch):
+    """Served from the cache while nothing changed; a segment pinned, a band edited or a ledger
+    rebuild (a renewal closing) makes them computed again."""
+    cache.clear()
+    slices = ("segment", "product")
+    with tenant_scope(tenant_a):
+        first = retention.summaries_current(tenant=tenant_a, period=YEAR_2025, slices=slices)
+    with tenant_scope(tenant_a):
+        expected = {by: _pure(tenant_a, YEAR_2025, by) for by in (None, *slices)}
+    for by, frame in expected.items():
+        pd.testing.assert_frame_equal(first[by].sort_index(), frame.sort_index(), check_dtype=False, check_names=False)
+    computed = retention.summaries
+
+    def refuse(**kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(retention, "summaries", refuse)
+    with tenant_scope(tenant_a):
+        again = retention.summaries_current(tenant=tenant_a, period=YEAR_2025, slices=("segment",))
+    assert again["segment"].loc["Large", "arr_start"] == 600
+    monkeypatch.setattr(retention, "summaries", computed)
+    # A pinned to Small (150 at the start): Large loses it at once.
+    with scopes_disabled():
+        hand_book[1].segment = Segment.objects.get(tenant=tenant_a, name="Small")
+        hand_book[1].segment_pinned = True
+        hand_book[1].save()
+    with tenant_scope(tenant_a):
+        pinned = retention.summaries_current(tenant=tenant_a, period=YEAR_2025, slices=("segment",))
+    assert (pinned["segment"].loc["Large", "arr_start"], pinned["segment"].loc["Small", "arr_start"]) == (450, 255)
+    # H cross-sells 75 in the year: the rebuild bumps the ledger version, so the total follows.
+    with scopes_disabled():
+        SubscriptionLineFactory(
+            account=hand_book[8], product=ProductFactory(tenant=tenant_a), arr=Decimal("75"),
+            start_date=dt.date(2025, 2, 1), end_date=dt.date(2025, 12, 31),
+        )  # fmt: skip
+    with tenant_scope(tenant_a):
+        ledger_rebuild(tenant=tenant_a, account_ids=[hand_book[8].pk], today=TODAY)
+        after = retention.summaries_current(tenant=tenant_a, period=YEAR_2025, slices=slices)
+    assert after[None].loc["All", "expansion"] == first[None].loc["All", "expansion"] + 75

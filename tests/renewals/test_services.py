@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts.models import Account
@@ -21,6 +22,7 @@ from renewals.models import (
     RenewalOutcome,
     SubscriptionLine,
 )
+from renewals.queries import open_renewals_due
 from renewals.services import (
     NewLine,
     churn_reason_delete,
@@ -263,3 +265,24 @@ def test_a_forecast_of_lost_keeps_no_arr(book):
             notes="Champion left",
         )
         assert Renewal.objects.get(pk=book["renewal"].pk).forecast_category == ForecastCategory.AT_RISK
+
+
+def test_open_renewals_due_lists_the_accounts_at_a_checkpoint(tenant_a, bob):
+    """The 90-day checkpoint: open renewals from today to 90 days out; closed ones and later
+    ones are not due."""
+    today = dt.date(2026, 6, 1)
+    with scopes_disabled():
+        due = RenewalFactory(account=AccountFactory(tenant=tenant_a, owner=bob), renewal_date=dt.date(2026, 8, 30))
+        RenewalFactory(account=due.account, renewal_date=dt.date(2027, 8, 30))  # the term after: later
+        RenewalFactory(
+            account=AccountFactory(tenant=tenant_a), renewal_date=dt.date(2026, 7, 1), closed_at=timezone.now(),
+            outcome="renewed", new_arr=Decimal("12000"),
+        )  # fmt: skip
+        RenewalFactory(account=AccountFactory(tenant=tenant_a), renewal_date=dt.date(2026, 9, 15))  # 106 days
+        RenewalFactory(account=AccountFactory(tenant=tenant_a), renewal_date=dt.date(2026, 5, 31))  # overdue
+    with tenant_scope(tenant_a):
+        assert open_renewals_due(tenant=tenant_a, within_days=90, today=today) == {due.account_id: due.renewal_date}
+        assert len(open_renewals_due(tenant=tenant_a, within_days=180, today=today)) == 2
+        assert open_renewals_due(tenant=tenant_a, within_days=180, today=today, account_ids=[due.account_id]) == {
+            due.account_id: due.renewal_date
+        }

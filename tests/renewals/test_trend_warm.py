@@ -61,7 +61,7 @@ def test_a_closed_renewal_shows_at_once_and_the_trend_is_warmed_after_commit(
     assert enqueued == [{"tenant_id": tenant_a.pk}]
 
     after = leader.get(DASHBOARD, {"period": "ttm"})
-    # The headline is computed from the snapshot on every view: the expansion shows at once.
+    # The headline is computed from the ledger on every view: the expansion shows at once.
     assert (after.context["total"]["grr"], after.context["total"]["nrr"]) == (1.0, 1.5)
     # The trend is the last one computed until the task has run, and says so.
     assert after.context["trend_current"] is False

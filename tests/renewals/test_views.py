@@ -199,3 +199,68 @@ def test_the_churn_reason_taxonomy_is_for_admins_and_a_used_reason_is_never_dele
     client.post(reverse("renewals:churn_reason_retire", kwargs={"churn_reason_id": reason.pk}))
     with scopes_disabled():
         assert ChurnReason.objects.get(pk=reason.pk).retired_on is not None
+
+
+def test_churn_reasons_drill_to_their_renewals_and_every_dashboard_table_exports_csv(
+    client_for, lena, bob, tenant_a, today
+):
+    """Two renewals of the period closed as lost: one to poor adoption, one to a merger. The
+    reasons table's count and ARR link to exactly those renewals; its rows sum to the table."""
+    with scopes_disabled():
+        reasons = {reason.name: reason for reason in churn_reasons_create_defaults(tenant=tenant_a)}
+        product = ProductFactory(tenant=tenant_a, name="Core")
+        for name, reason, arr_up, new_arr in (
+            ("Lost A", reasons["Poor adoption"], "12000", "0"),
+            ("Lost B", reasons["Merger"], "8000", "5000"),
+        ):
+            renewal = RenewalFactory(
+                account=AccountFactory(tenant=tenant_a, owner=bob, name=name, industry="Retail"),
+                renewal_date=today.replace(day=1) - dt.timedelta(days=1),
+                arr_up=Decimal(arr_up),
+                new_arr=Decimal(new_arr),
+                outcome=RenewalOutcome.CHURNED if new_arr == "0" else RenewalOutcome.CONTRACTED,
+                churn_reason=reason,
+                closed_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            )
+            renewal.affected_products.add(product, through_defaults={"tenant": tenant_a})
+    client = client_for(lena)
+    page = client.get(reverse("renewals:dashboard"), {"period": "ttm", "slice": "industry"})
+    reason_rows = {row["reason"]: row for row in page.context["reasons"]}
+    assert set(reason_rows) == {"Poor adoption", "Hard to affect: Merger"}
+    assert reverse("renewals:reason_drill") in page.content.decode()
+    merger = client.get(
+        reverse("renewals:reason_drill"),
+        {"period": "ttm", "slice": "industry", "reason": "Hard to affect: Merger", "value": "Retail"},
+    )
+    assert [r.account.name for r in merger.context["renewals"]] == ["Lost B"]
+    assert merger.context["arr_lost"] == Decimal(reason_rows["Hard to affect: Merger"]["arr_lost"]) == 3000
+    by_product = client.get(
+        reverse("renewals:reason_drill"),
+        {"period": "ttm", "slice": "product", "reason": "Poor adoption", "value": "Core"},
+    )
+    assert [r.account.name for r in by_product.context["renewals"]] == ["Lost A"]
+    csv_rows = client.get(
+        reverse("renewals:reason_drill"), {"period": "ttm", "reason": "Poor adoption", "format": "csv"}
+    ).content.decode()
+    assert "Lost A" in csv_rows
+    assert "Lost B" not in csv_rows
+    for export, header in (("csv", "industry"), ("trend.csv", "period"), ("reasons.csv", "reason")):
+        response = client.get(reverse("renewals:dashboard"), {"period": "ttm", "slice": "industry", "format": export})
+        assert response["Content-Type"].startswith("text/csv")
+        assert response.content.decode().splitlines()[0].split(",")[0] == header
+    assert client_for(bob).get(reverse("renewals:reason_drill")).status_code == 403
+
+
+def test_every_trend_point_drills_to_the_accounts_behind_it(client_for, lena, bob, tenant_a, today):
+    _book(tenant_a, bob, 3, today=today)
+    client = client_for(lena)
+    page = client.get(reverse("renewals:dashboard"), {"period": "quarter"})
+    trend = page.context["trend"]
+    assert "back=3" in page.content.decode()
+    for back in (0, 3):
+        point = trend[len(trend) - 1 - back]
+        drill = client.get(reverse("renewals:drill"), {"period": "quarter", "metric": "cohort", "back": back})
+        assert drill.context["period"].short_label == point["label"]
+        assert drill.context["count"] == point["accounts_start"]
+        assert drill.context["totals"]["arr_start"] == pytest.approx(point["arr_start"])
+    assert client.get(reverse("renewals:drill"), {"period": "quarter", "back": "x"}).context["back"] == 0

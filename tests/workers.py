@@ -1,0 +1,64 @@
+"""Real Celery workers for the tests that are about tasks: ``celery -A csplatform worker`` in a
+subprocess, on the suite's test database, yielding its log lines as they come."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def current_database_url() -> str:
+    """The URL of the database this test process uses (the test database, not the configured one)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@contextmanager
+def celery_worker(**env_overrides: str) -> Iterator[list[str]]:
+    """Start a solo-pool worker with the production settings module, the test database and
+    ``env_overrides``; wait until it is ready; stop it on exit."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "csplatform.settings",
+        "DATABASE_URL": current_database_url(),
+        "CONN_MAX_AGE": "0",
+        "CACHE_KEY_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
+        **env_overrides,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "csplatform", "worker", "--pool=solo", "-l", "INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    ready = threading.Event()
+    log: list[str] = []
+
+    def read():
+        for line in process.stderr:
+            log.append(line)
+            if " ready." in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert ready.wait(60), "the worker did not start:\n" + "".join(log)
+        yield log
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
