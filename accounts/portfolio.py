@@ -11,8 +11,21 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, F, IntegerField, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Concat
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
@@ -38,6 +51,12 @@ SORT_COLUMNS = {
     "health": ("health__score",),
 }
 DEFAULT_SORT = "name"
+# Sort columns with an index in sort order, and a no-op expression of each that no index has.
+FENCEABLE_COLUMNS = {
+    "name": lambda column: Concat(column, Value("")),
+    "arr": lambda column: ExpressionWrapper(column + Value(Decimal("0")), output_field=DecimalField()),
+    "next_renewal_date": lambda column: ExpressionWrapper(column + Value(0), output_field=DateField()),
+}
 # The table's columns, in order: (sort key, header, right-aligned number).
 COLUMNS = [
     ("name", "Account", False),
@@ -161,10 +180,17 @@ def portfolio_accounts(
         today = today or tenant_today(tenant)
         start, end = RENEWAL_WINDOWS[filters["window"]]
         accounts = accounts.renewing_between(add_months(today, start), add_months(today, end))
-    return _sorted(accounts, sort)
+    # Trigram indexes serve searches of 3 characters or more, and only on PostgreSQL (SQLite, the
+    # embedded default, has none); a shorter search matches so much that walking is right.
+    searched = len((filters.get("q") or "").strip()) >= 3 and connection.vendor == "postgresql"
+    return _sorted(accounts, sort, searched=searched)
 
 
-def _sorted(accounts: QuerySet[Account], sort: str) -> QuerySet[Account]:
+def _sorted(accounts: QuerySet[Account], sort: str, *, searched: bool = False) -> QuerySet[Account]:
+    """``searched``: the set is narrowed by the trigram-indexed search, so the sort must not
+    walk an index in sort order. PostgreSQL would walk the (tenant, name) index filtering
+    thousands of rows to find a page of rare matches (120 ms for "tech" within a renewal
+    window, against 13 ms for the trigram bitmap and a top-N sort of its 600 rows)."""
     key, descending = parse_sort(sort)
     if key == "stage":
         # Lifecycle order (handoff ... churned) means more to a CSM than the alphabet.
@@ -174,14 +200,18 @@ def _sorted(accounts: QuerySet[Account], sort: str) -> QuerySet[Account]:
                 output_field=IntegerField(),
             )
         )
-    columns = [_ordering(column, descending=descending) for column in SORT_COLUMNS[key]]
+    columns = [_ordering(column, descending=descending, fenced=searched) for column in SORT_COLUMNS[key]]
     return accounts.order_by(*columns, "name", "pk")
 
 
-def _ordering(column: str, *, descending: bool):
+def _ordering(column: str, *, descending: bool, fenced: bool = False):
     """Empty values last either way. Only nullable columns say so: ``NULLS LAST`` on a NOT
-    NULL column (ARR) would stop PostgreSQL from walking the (tenant, arr) index backwards."""
+    NULL column (ARR) would stop PostgreSQL from walking the (tenant, arr) index backwards.
+    ``fenced`` sorts by a no-op expression of the column (``name || ''``, ``arr + 0``) that no
+    index provides, for when walking one is the wrong plan (see ``_sorted``)."""
     expression = F(column)
+    if fenced and column in FENCEABLE_COLUMNS:
+        expression = FENCEABLE_COLUMNS[column](expression)
     nullable = column == "stage_position" or "__" in column or Account._meta.get_field(column).null
     if descending:
         return expression.desc(nulls_last=True) if nullable else expression.desc()

@@ -177,6 +177,27 @@ def test_sort_by_arr_ascending_and_descending(client_for, bob, tenant_a):
     assert re.search(r'<th scope="col" class="num" aria-sort="descending">', descending.content.decode())
 
 
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["Acme Tech", "Bolt Tech", "Zed Tech", "Zed Tech"]),
+        ("-arr", ["Zed Tech", "Acme Tech", "Bolt Tech", "Zed Tech"]),
+        ("renewal", ["Bolt Tech", "Zed Tech", "Acme Tech", "Zed Tech"]),
+        ("-renewal", ["Acme Tech", "Zed Tech", "Bolt Tech", "Zed Tech"]),
+    ],
+)
+def test_a_search_of_three_letters_or_more_keeps_every_sort_order(client_for, bob, tenant_a, sort, expected):
+    # Such a search sorts by a no-op expression of the column (a plan choice): same order.
+    today = tenant_today(tenant_a)
+    account(tenant_a, name="Zed Tech", arr=Decimal("900000"), next_renewal_date=today + dt.timedelta(days=20))
+    account(tenant_a, name="Acme Tech", arr=Decimal("50000"), next_renewal_date=today + dt.timedelta(days=90))
+    account(tenant_a, name="Bolt Tech", arr=Decimal("1000"), next_renewal_date=today + dt.timedelta(days=5))
+    account(tenant_a, name="Zed Tech", arr=Decimal("10"), next_renewal_date=None)
+    account(tenant_a, name="Other", arr=Decimal("5"))
+
+    assert listed(client_for(bob).get(ALL_ACCOUNTS, {"q": "tech", "sort": sort})) == expected
+
+
 def test_sort_header_links_flip_direction_and_keep_the_filters(client_for, bob, tenant_a):
     account(tenant_a, name="Initech", owner=bob)
 
