@@ -9,7 +9,8 @@ query, and the valid events are written set-based in one transaction:
    are the new events, the others were ingested before and change nothing;
 2. each kind's new rows go into its signal table with one ``INSERT … SELECT … FROM unnest(…)``
    (one array parameter per column: no temporary table, no placeholder per value; usage and
-   marketing days upsert on (account, day), invoices on their number: the latest event wins);
+   marketing days upsert on (account, day), invoices on their number, survey responses and
+   support tickets on their ``external_id``, the event's own or its event id: the latest event wins);
 3. after commit, one coalesced health recompute is queued for the accounts touched.
 
 Invalid events are reported (index, event id, field, message) and the others kept. On SQLite
@@ -222,6 +223,12 @@ class Kind:
     columns: tuple[str, ...]  # after tenant_id, account_id
     sql_types: tuple[str, ...]
     upsert_on: tuple[str, ...] = ()  # natural key (after tenant_id): the latest event wins
+    upsert_where: str = ""  # the predicate of a partial unique index on the natural key
+    # The row's ``external_id`` is the event's optional ``external_id`` (the ticket's or
+    # response's own id in the help desk or survey tool), else the event id (appended last):
+    # a later event of the same ticket (closed) or a CSV import of the same id updates the row
+    # instead of adding a second one, and vice versa.
+    keyed_by_event: bool = False
 
 
 KINDS: dict[str, Kind] = {
@@ -235,14 +242,20 @@ KINDS: dict[str, Kind] = {
     EventKind.SURVEY_RESPONSE: Kind(
         _survey_response,
         SurveyResponse,
-        ("kind", "score", "responded_on", "comment", "contact_id"),
-        ("text", "smallint", "date", "text", "bigint"),
+        ("kind", "score", "responded_on", "comment", "contact_id", "external_id"),
+        ("text", "smallint", "date", "text", "bigint", "text"),
+        upsert_on=("external_id",),
+        upsert_where="external_id <> ''",
+        keyed_by_event=True,
     ),
     EventKind.SUPPORT_TICKET: Kind(
         _support_ticket,
         SupportTicket,
-        ("subject", "priority", "opened_at", "closed_at"),
-        ("text", "text", "timestamptz", "timestamptz"),
+        ("subject", "priority", "opened_at", "closed_at", "external_id"),
+        ("text", "text", "timestamptz", "timestamptz", "text"),
+        upsert_on=("external_id",),
+        upsert_where="external_id <> ''",
+        keyed_by_event=True,
     ),
     EventKind.INVOICE: Kind(
         _invoice,
@@ -286,6 +299,7 @@ class _Valid:
     account_external_id: str
     contact_external_id: str
     values: tuple
+    record_id: str  # a survey response's or ticket's own id (``external_id``), else the event id
 
 
 @contextmanager
@@ -335,10 +349,11 @@ def _events_ingest(*, tenant: Tenant, events: list, now: dt.datetime | None) -> 
             account_external_id = _text(event, "account_external_id", 100)
             contact_external_id = _text(event, "contact_external_id", 100, required=False)
             values = KINDS[kind].reader(event, features)
+            record_id = (KINDS[kind].keyed_by_event and _text(event, "external_id", 100, required=False)) or event_id
         except Invalid as problem:
             reject(index, event_id if isinstance(event_id, str) else None, problem.field, problem.message)
             continue
-        valid.append(_Valid(index, event_id, kind, account_external_id, contact_external_id, values))
+        valid.append(_Valid(index, event_id, kind, account_external_id, contact_external_id, values, record_id))
 
     accounts = _ids_by_external_id(Account, tenant, {v.account_external_id for v in valid})
     contacts = _contacts_by_external_id(tenant, {v.contact_external_id for v in valid if v.contact_external_id})
@@ -374,7 +389,12 @@ def _events_ingest(*, tenant: Tenant, events: list, now: dt.datetime | None) -> 
         fresh = [row for row in rows if row[0].event_id in new_ids]
         for kind_name, kind in KINDS.items():
             kind_rows = [
-                (account_id, *item.values, *((contact_id,) if kind.model is SurveyResponse else ()))
+                (
+                    account_id,
+                    *item.values,
+                    *((contact_id,) if kind.model is SurveyResponse else ()),
+                    *((item.record_id,) if kind.keyed_by_event else ()),
+                )
                 for item, account_id, contact_id in fresh
                 if item.kind == kind_name
             ]
@@ -488,7 +508,8 @@ def _signals_write(tenant: Tenant, kind: Kind, rows: list[tuple]) -> None:
     )
     if kind.upsert_on:
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in kind.upsert_on)
-        insert += f" ON CONFLICT (tenant_id, {', '.join(kind.upsert_on)}) DO UPDATE SET {updates}"
+        where = f" WHERE {kind.upsert_where}" if kind.upsert_where else ""
+        insert += f" ON CONFLICT (tenant_id, {', '.join(kind.upsert_on)}){where} DO UPDATE SET {updates}"
     with connection.cursor() as cursor:
         cursor.execute(insert, [tenant.pk, *arrays])
 

@@ -77,6 +77,9 @@ class SurveyResponse(TenantOwned):
     score = models.PositiveSmallIntegerField(validators=[MaxValueValidator(10)])
     responded_on = models.DateField()
     comment = models.TextField(blank=True)
+    # The survey tool's response id (or the ingestion event id): what a re-import matches on.
+    # Blank for rows without one (unique only when set); the DB default lets SQL writers omit it.
+    external_id = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "account", "kind", "responded_on"], name="survey_tenant_account")]
@@ -84,7 +87,10 @@ class SurveyResponse(TenantOwned):
             models.CheckConstraint(
                 condition=Q(kind="nps", score__lte=10) | Q(kind="csat", score__gte=1, score__lte=5),
                 name="survey_score_in_range",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"], condition=~Q(external_id=""), name="survey_unique_tenant_external_id"
+            ),
         ]
 
 
@@ -102,9 +108,17 @@ class SupportTicket(TenantOwned):
     priority = models.CharField(max_length=8, choices=TicketPriority.choices, default=TicketPriority.NORMAL)
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The help desk's ticket id (or the ingestion event id): what a re-import matches on.
+    # Blank for rows without one (unique only when set); the DB default lets SQL writers omit it.
+    external_id = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "opened_at"], name="ticket_tenant_opened")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"], condition=~Q(external_id=""), name="ticket_unique_tenant_external_id"
+            )
+        ]
 
 
 class Invoice(TenantOwned):

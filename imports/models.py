@@ -14,6 +14,8 @@ class ImportKind(models.TextChoices):
     SUBSCRIPTION_LINES = "lines", "Subscription lines"
     USAGE_DAYS = "usage", "Usage days"
     INVOICES = "invoices", "Invoices"
+    SURVEY_RESPONSES = "surveys", "Survey responses"
+    SUPPORT_TICKETS = "tickets", "Support tickets"
 
 
 class ImportStatus(models.TextChoices):

@@ -249,7 +249,13 @@ def _after_write(*, tenant: Tenant, kind: str, plan: Plan) -> None:
         from renewals.tasks import refresh_renewals_and_ledger
 
         transaction.on_commit(lambda: refresh_renewals_and_ledger.delay(tenant_id=tenant.pk))
-    if kind in (ImportKind.USAGE_DAYS, ImportKind.SUBSCRIPTION_LINES, ImportKind.INVOICES):
+    if kind in (
+        ImportKind.USAGE_DAYS,
+        ImportKind.SUBSCRIPTION_LINES,
+        ImportKind.INVOICES,
+        ImportKind.SURVEY_RESPONSES,
+        ImportKind.SUPPORT_TICKETS,
+    ):
         from health.tasks import recompute_tenant
 
         transaction.on_commit(lambda: recompute_tenant.delay(tenant_id=tenant.pk))

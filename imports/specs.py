@@ -10,7 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from django.utils.dateparse import parse_datetime as _parse_iso_datetime
+
 from accounts.models import INDUSTRIES, ContactLevel, ContactRole, LifecycleStage
+from health.models import SurveyKind, TicketPriority
 
 from .models import ImportKind
 from .parsing import header_normalise
@@ -73,6 +76,26 @@ def parse_date(value: str) -> dt.date:
         raise CellError("not a date; write dates as YYYY-MM-DD") from None
 
 
+def parse_datetime(value: str) -> dt.datetime:
+    """An ISO date and time (``2026-03-31T14:05:00Z``, ``2026-03-31 14:05``) or an ISO date
+    (midnight); a time without an offset is UTC, as in the ingestion API."""
+    try:
+        parsed = _parse_iso_datetime(value) if len(value) > 10 else None
+        if parsed is None:
+            day = dt.date.fromisoformat(value)
+            parsed = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    except ValueError:
+        raise CellError(
+            "not a date and time; write YYYY-MM-DD or YYYY-MM-DD HH:MM (UTC unless an offset follows)"
+        ) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise CellError("out of range") from None
+
+
 def parse_choice(choices: dict[str, str], what: str) -> Callable[[str], str]:
     """Matches a choice's value or label, ignoring case and punctuation."""
     lookup = {}
@@ -104,6 +127,15 @@ def parse_domain(value: str) -> str:
     return domain
 
 
+_parse_priority = parse_choice(dict(TicketPriority.choices), "priority")
+PRIORITY_ALIASES = {"medium": TicketPriority.NORMAL, "normal": TicketPriority.NORMAL}
+
+
+def parse_priority(value: str) -> str:
+    """Low, Normal, High or Urgent (help desks' "Medium" is Normal)."""
+    return PRIORITY_ALIASES.get(header_normalise(value)) or _parse_priority(value)
+
+
 # References are resolved by the validator against the tenant's rows; their parser only trims.
 REFERENCE = "reference"
 
@@ -115,6 +147,7 @@ class Column:
     parse: Callable[[str], object] | str
     required: bool = False
     synonyms: tuple[str, ...] = ()
+    why: str = ""  # why a required value is needed, added to the row error when it is blank
 
     def names(self) -> set[str]:
         return {header_normalise(name) for name in (self.field, self.label, *self.synonyms)}
@@ -202,6 +235,66 @@ SPECS: dict[str, list[Column]] = {
         ),
         Column("due_on", "Due on", parse_date, required=True, synonyms=("Due", "Due date")),
         Column("paid_on", "Paid on", parse_date, synonyms=("Paid", "Payment date", "Paid date")),
+    ],
+    ImportKind.SURVEY_RESPONSES: [
+        Column(
+            "external_id",
+            "Response ID",
+            parse_text(100),
+            required=True,
+            synonyms=("Response", "Survey response ID", "Response number", "External id", "ID"),
+            why="importing the file again updates each response by its id, so every row needs one",
+        ),
+        Column("account", "Account", REFERENCE, required=True, synonyms=ACCOUNT_REFERENCE_SYNONYMS),
+        Column(
+            "contact",
+            "Contact e-mail",
+            REFERENCE,
+            synonyms=("Contact", "E-mail", "Email", "Email address", "Respondent", "Respondent e-mail"),
+        ),
+        Column(
+            "kind",
+            "Survey",
+            parse_choice(dict(SurveyKind.choices), "survey"),
+            synonyms=("Survey type", "Type", "Kind", "Survey kind"),
+        ),
+        Column(
+            "score", "Score", parse_count, required=True, synonyms=("NPS", "NPS score", "CSAT", "CSAT score", "Rating")
+        ),
+        Column(
+            "responded_on",
+            "Responded on",
+            parse_date,
+            required=True,
+            synonyms=("Date", "Responded", "Response date", "Submitted", "Submitted at", "Answered"),
+        ),
+        Column("comment", "Comment", parse_text(5_000), synonyms=("Comments", "Feedback", "Verbatim", "Reason")),
+    ],
+    ImportKind.SUPPORT_TICKETS: [
+        Column(
+            "external_id",
+            "Ticket ID",
+            parse_text(100),
+            required=True,
+            synonyms=("Ticket number", "Ticket no", "Ticket", "Ticket #", "External id", "ID"),
+            why="importing the file again updates each ticket by its id, so every row needs one",
+        ),
+        Column("account", "Account", REFERENCE, required=True, synonyms=ACCOUNT_REFERENCE_SYNONYMS),
+        Column("subject", "Subject", parse_text(200), required=True, synonyms=("Title", "Summary", "Description")),
+        Column("priority", "Priority", parse_priority, synonyms=("Ticket priority",)),
+        Column(
+            "opened_at",
+            "Opened",
+            parse_datetime,
+            required=True,
+            synonyms=("Opened at", "Created", "Created at", "Date opened", "Open date", "Submitted"),
+        ),
+        Column(
+            "closed_at",
+            "Closed",
+            parse_datetime,
+            synonyms=("Closed at", "Resolved", "Resolved at", "Solved", "Solved at", "Date closed", "Close date"),
+        ),
     ],
 }
 

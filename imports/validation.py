@@ -15,11 +15,11 @@ from django.db.models.functions import Lower
 
 from accounts.models import Account, Contact, Segment
 from csplatform.models import Membership, Tenant
-from health.models import Invoice, UsageDay
+from health.models import Invoice, SupportTicket, SurveyKind, SurveyResponse, UsageDay
 from renewals.models import Product, SubscriptionLine
 
 from .models import ImportKind
-from .parsing import rows_iterate
+from .parsing import header_normalise, rows_iterate
 from .specs import REFERENCE, CellError, columns_of
 
 PROGRESS_EVERY = 2_000
@@ -191,7 +191,8 @@ class Validator:
             raw_cells[field_name] = raw
             if not raw:
                 if column.required:
-                    errors.append(RowError(number, self.headers[index], "", f"{column.label} is required"))
+                    reason = f"{column.label} is required" + (f": {column.why}" if column.why else "")
+                    errors.append(RowError(number, self.headers[index], "", reason))
                     ok = False
                 values[field_name] = None
                 continue
@@ -431,12 +432,129 @@ class InvoiceValidator(Validator):
         return ("invoice", values["number"]), existing.get(values["number"])
 
 
+class _KeyedByExternalId(Validator):
+    """Signals without a natural key (survey responses, tickets): matched by the id the source
+    system gave them (``external_id``, required), the same id the ingestion API stores."""
+
+    key_fields = ("external_id",)
+
+    def existing_ids(self, rows):
+        external_ids = [values["external_id"] for values in rows]
+        found = self.model.objects.filter(tenant=self.tenant)
+        # A big file: read the tenant's keyed rows rather than send an IN list of every id.
+        found = (
+            found.exclude(external_id="") if len(external_ids) > 5_000 else found.filter(external_id__in=external_ids)
+        )
+        return dict(found.values_list("external_id", "pk").iterator(chunk_size=5_000))
+
+    def row_key(self, values, existing):
+        return ("external_id", values["external_id"]), existing.get(values["external_id"])
+
+
+def _contacts_by_email(tenant: Tenant) -> dict[str, list[tuple[int, int]]]:
+    contacts = defaultdict(list)
+    rows = Contact.objects.filter(tenant=tenant).exclude(email="").values_list("pk", "account_id", Lower("email"))
+    for pk, account_id, email in rows.iterator(chunk_size=5_000):
+        contacts[email].append((pk, account_id))
+    return contacts
+
+
+class SurveyResponseValidator(_KeyedByExternalId):
+    """NPS (0-10) or CSAT (1-5) answers. Without a survey column the file's kind follows the
+    score column's name (a "CSAT" column holds CSAT answers, anything else NPS)."""
+
+    kind = ImportKind.SURVEY_RESPONSES
+    model = SurveyResponse
+    key_label = "Response ID"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.file_kind = SurveyKind.NPS
+        if "kind" not in self.mapped_fields and "csat" in header_normalise(self.header_of("score")):
+            self.file_kind = SurveyKind.CSAT
+
+    def reference_resolvers(self):
+        contacts = _contacts_by_email(self.tenant)
+
+        def contact(value: str) -> list[tuple[int, int]]:
+            found = contacts.get(value.lower())
+            if not found:
+                raise CellError("unknown contact: no contact has this e-mail (leave it empty to import the answer)")
+            return found
+
+        return {"account": AccountLookup(self.tenant).resolve, "contact": contact}
+
+    def row_check(self, number, values, errors):
+        ok = True
+        if "kind" in self.mapped_fields and values["kind"] is None:
+            values["kind"] = SurveyKind.NPS  # a blank survey cell: NPS, the usual one
+        kind = values.get("kind") or self.file_kind
+        low, high = (0, 10) if kind == SurveyKind.NPS else (1, 5)
+        article = "an" if kind == SurveyKind.NPS else "a"
+        if not low <= values["score"] <= high:
+            errors.append(
+                RowError(
+                    number,
+                    self.header_of("score"),
+                    values[RAW]["score"],
+                    f"{article} {SurveyKind(kind).label} score is between {low} and {high}",
+                )
+            )
+            ok = False
+        if values.get("contact") is not None:
+            of_account = [pk for pk, account_id in values["contact"] if account_id == values["account"]]
+            if len(of_account) != 1:
+                reason = (
+                    "this contact belongs to another account"
+                    if not of_account
+                    else f"{len(of_account)} contacts of this account have this e-mail"
+                )
+                errors.append(RowError(number, self.header_of("contact"), values[RAW]["contact"], reason))
+                ok = False
+            else:
+                values["contact"] = of_account[0]
+        return ok
+
+    def run(self, **kwargs) -> Plan:
+        plan = super().run(**kwargs)
+        if "kind" not in self.mapped_fields:
+            # The file's kind is written on every row, so a re-import keeps score and kind together.
+            plan.fields.append("kind")
+            plan.rows = [(number, pk, (*values, self.file_kind)) for number, pk, values in plan.rows]
+        return plan
+
+
+class SupportTicketValidator(_KeyedByExternalId):
+    kind = ImportKind.SUPPORT_TICKETS
+    model = SupportTicket
+    key_label = "Ticket ID"
+
+    def reference_resolvers(self):
+        return {"account": AccountLookup(self.tenant).resolve}
+
+    def row_check(self, number, values, errors):
+        closed_at, opened_at = values.get("closed_at"), values["opened_at"]
+        if closed_at is not None and closed_at < opened_at:
+            errors.append(
+                RowError(
+                    number,
+                    self.header_of("closed_at"),
+                    values[RAW]["closed_at"],
+                    f"before the ticket was opened ({values[RAW]['opened_at']})",
+                )
+            )
+            return False
+        return True
+
+
 VALIDATORS: dict[str, type[Validator]] = {
     ImportKind.ACCOUNTS: AccountValidator,
     ImportKind.CONTACTS: ContactValidator,
     ImportKind.SUBSCRIPTION_LINES: SubscriptionLineValidator,
     ImportKind.USAGE_DAYS: UsageDayValidator,
     ImportKind.INVOICES: InvoiceValidator,
+    ImportKind.SURVEY_RESPONSES: SurveyResponseValidator,
+    ImportKind.SUPPORT_TICKETS: SupportTicketValidator,
 }
 
 

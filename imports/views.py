@@ -16,7 +16,7 @@ from csplatform.tenancy import get_for_tenant_or_404, role_required
 
 from . import services, specs
 from .forms import ImportMappingForm, ImportUploadForm
-from .models import ImportJob
+from .models import ImportJob, ImportKind
 
 NAV = "settings"
 DETAIL = "imports/detail.html"
@@ -94,6 +94,8 @@ def _preview_labels(job: ImportJob) -> list[str]:
     labels = [column.label for column in specs.SPECS[job.kind] if column.field in mapped]
     if "segment" in mapped:
         labels.append("Segment pinned")
+    if job.kind == ImportKind.SURVEY_RESPONSES and "kind" not in mapped:
+        labels.append("Survey")  # the file's kind, written on every row
     return labels
 
 

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -29,9 +29,8 @@ from django.db import connection, transaction
 from django.template import Context, Template
 from django.utils import timezone
 
-from accounts.models import Account, Contact, ContactRole, TouchModel
+from accounts.models import Account, Contact, ContactRole, Segment, TouchModel
 from accounts.services import tenant_today
-from csplatform import bulk
 from csplatform.models import Membership, Role, Tenant
 
 from .models import (
@@ -104,6 +103,7 @@ def playbooks_evaluate(
     today: dt.date | None = None,
     now: dt.datetime | None = None,
     send_emails: bool = True,
+    backdate: Backdate | None = None,
 ) -> EvaluationResult:
     """Evaluate every enabled trigger of ``tenant`` (at ``account_ids`` only, when given) on
     ``today`` (the tenant's today by default): open an episode where a condition started
@@ -112,7 +112,8 @@ def playbooks_evaluate(
     ``automated_emails_send`` in a worker, so SMTP never holds the evaluation); clear the
     episodes whose condition no longer holds, and those of disabled triggers. Idempotent and
     safe to run concurrently: nothing fires twice for one episode. ``send_emails=False``
-    records the automated e-mails without sending them (the demo seed)."""
+    records the automated e-mails without sending them, and ``backdate`` records what fires as
+    having fired days earlier (both for the demo seed)."""
     today = today or tenant_today(tenant)
     now = now or timezone.now()
     ids = sorted(set(account_ids)) if account_ids is not None else None
@@ -128,40 +129,44 @@ def playbooks_evaluate(
     steps_of: dict[int, list[TaskTemplate]] = defaultdict(list)
     for step in TaskTemplate.objects.filter(tenant=tenant, playbook_id__in={t.playbook_id for t in triggers}):
         steps_of[step.playbook_id].append(step)
-    assignees = _Assignees.load(tenant)
+    first_leader = _first_leader(tenant)
     emails = 0
     for trigger in sorted(triggers, key=lambda t: t.pk):
         started = time.perf_counter()
         with transaction.atomic():
             _lock(trigger)
-            matched = {
-                account_id: (owner_id, touch_model)
-                for account_id, owner_id, touch_model in matching_accounts(
-                    tenant=tenant, trigger=trigger, today=today, account_ids=ids
-                )
+            matched = set(
+                matching_accounts(tenant=tenant, trigger=trigger, today=today, account_ids=ids)
                 .order_by()
-                .values_list("pk", "owner_id", "segment__touch_model")
-            }
+                .values_list("pk", flat=True)
+            )
             open_episodes = Episode.objects.filter(tenant=tenant, trigger=trigger, cleared_at__isnull=True)
             if ids is not None:
                 open_episodes = open_episodes.filter(account_id__in=ids)
             already_open = set(open_episodes.values_list("account_id", flat=True))
-            cleared = _episodes_clear(trigger=trigger, account_ids=sorted(already_open - matched.keys()), now=now)
-            opened = _episodes_open(trigger=trigger, account_ids=sorted(matched.keys() - already_open), now=now)
+            cleared = _episodes_clear(trigger=trigger, account_ids=sorted(already_open - matched), now=now)
+            opened = _episodes_open(
+                trigger=trigger, account_ids=sorted(matched - already_open), now=now, backdate=backdate
+            )
             steps = steps_of[trigger.playbook_id]
-            staffed = [(e, a) for e, a in opened if matched[a][1] != TouchModel.TECH]
-            tech = [(e, a) for e, a in opened if matched[a][1] == TouchModel.TECH]
+            episode_ids = [episode_id for episode_id, _ in opened]
             tasks = _tasks_create(
                 tenant=tenant,
-                episodes=staffed,
-                steps=[s for s in steps if s.action == StepAction.TASK],
-                owners={a: matched[a][0] for _, a in staffed},
-                assignees=assignees,
+                trigger=trigger,
+                episode_ids=episode_ids,
+                has_steps=any(s.action == StepAction.TASK for s in steps),
+                first_leader=first_leader,
                 today=today,
                 now=now,
+                backdate=backdate,
             )
             new_emails = _emails_record(
-                tenant=tenant, episodes=tech, steps=[s for s in steps if s.action == StepAction.EMAIL], now=now
+                tenant=tenant,
+                trigger=trigger,
+                episode_ids=episode_ids,
+                has_steps=any(s.action == StepAction.EMAIL for s in steps),
+                now=now,
+                backdate=backdate,
             )
             emails += new_emails
         result.triggers.append(
@@ -182,6 +187,38 @@ def playbooks_evaluate(
     return result
 
 
+@dataclass(frozen=True)
+class Backdate:
+    """For the demo seed: what fires at an account whose ``id % len(days_ago)`` is ``i`` is
+    recorded as having fired ``days_ago[i]`` days earlier (episode opened, tasks created and due
+    that much earlier), so a seed has history without rewriting the rows afterwards."""
+
+    days_ago: tuple[int, ...]
+
+    def case(self, account_column: str, value: Callable[[int], tuple[str, list]]) -> tuple[str, list]:
+        """``CASE`` on the account's bucket of ``value(days)`` (SQL and its parameters)."""
+        whens, params = [], []
+        for bucket, days in enumerate(self.days_ago):
+            if days:
+                sql, values = value(days)
+                whens.append(f"WHEN {bucket} THEN {sql}")
+                params += values
+        sql, values = value(0)
+        return f"CASE {account_column} %% {len(self.days_ago)} {' '.join(whens)} ELSE {sql} END", params + values
+
+
+def _stamp(
+    column: str, *, now: dt.datetime, backdate: Backdate | None, account_column: str, model=None
+) -> tuple[str, list]:
+    """SQL for the timestamp ``now`` (per account's bucket when backdating)."""
+    field = (model or Episode)._meta.get_field(column)
+
+    def value(days: int) -> tuple[str, list]:
+        return "%s", [field.get_db_prep_value(now - dt.timedelta(days=days), connection)]
+
+    return backdate.case(account_column, value) if backdate else value(0)
+
+
 # --- Episodes ----------------------------------------------------------------------------------
 
 
@@ -199,25 +236,27 @@ def _ids_source(account_ids: list[int]) -> tuple[str, object]:
     return "SELECT value FROM json_each(%s)", json.dumps(account_ids)
 
 
-def _episodes_open(*, trigger: Trigger, account_ids: list[int], now: dt.datetime) -> list[tuple[int, int]]:
+def _episodes_open(
+    *, trigger: Trigger, account_ids: list[int], now: dt.datetime, backdate: Backdate | None = None
+) -> list[tuple[int, int]]:
     """Insert an open episode for each account that has none; (episode id, account id) of the
     rows actually inserted (a concurrent evaluation's rows are skipped by the unique key)."""
     if not account_ids:
         return []
     source, ids = _ids_source(account_ids)
     table = connection.ops.quote_name(Episode._meta.db_table)
-    opened_at = Episode._meta.get_field("opened_at").get_db_prep_value(now, connection)
+    opened_at, opened_params = _stamp("opened_at", now=now, backdate=backdate, account_column="source.id")
     # "WHERE true": SQLite needs it to parse ON CONFLICT after INSERT … SELECT.
     sql = (
         f"INSERT INTO {table} (tenant_id, trigger_id, account_id, opened_at) "  # noqa: S608
-        f"SELECT %s, %s, source.id, %s FROM ({source}) AS source(id) WHERE true "
+        f"SELECT %s, %s, source.id, {opened_at} FROM ({source}) AS source(id) WHERE true "
         "ON CONFLICT (tenant_id, trigger_id, account_id) WHERE cleared_at IS NULL DO NOTHING "
         "RETURNING id, account_id"
     )
     if connection.vendor != "postgresql":  # SQLite names json_each's column, not the alias
         sql = sql.replace("AS source(id)", "AS source").replace("source.id", "source.value")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [trigger.tenant_id, trigger.pk, opened_at, ids])
+        cursor.execute(sql, [trigger.tenant_id, trigger.pk, *opened_params, ids])
         return [(episode_id, account_id) for episode_id, account_id in cursor.fetchall()]
 
 
@@ -251,118 +290,149 @@ def _disabled_episodes_clear(*, tenant: Tenant, account_ids: list[int] | None, n
 # --- Tasks -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Assignees:
-    """Who reports to whom in the tenant (one query), to resolve a step's assignee."""
-
-    leader_of: dict[int, int]
-    first_leader: int | None
-
-    @classmethod
-    def load(cls, tenant: Tenant) -> _Assignees:
-        rows = list(Membership.objects.filter(tenant=tenant).order_by("pk").values_list("user_id", "role", "leader_id"))
-        leaders = [user for user, role, _ in rows if role == Role.LEADER]
-        admins = [user for user, role, _ in rows if role == Role.ADMIN]
-        return cls(
-            leader_of={user: leader for user, _, leader in rows if leader},
-            first_leader=(leaders or admins or [None])[0],
-        )
-
-    def resolve(self, step: TaskTemplate, owner_id: int | None) -> int | None:
-        """Named user as named; the owner's leader is the leader the owner reports to, else the
-        tenant's first leader; an account without an owner gets the tenant's first leader, so
-        no task is left with nobody to see it."""
-        if step.assignee_kind == AssigneeKind.NAMED_USER and step.assignee_user_id:
-            return step.assignee_user_id
-        if step.assignee_kind == AssigneeKind.OWNER_LEADER:
-            return self.leader_of.get(owner_id) or self.first_leader
-        return owner_id or self.first_leader
+def _first_leader(tenant: Tenant) -> int | None:
+    """Who gets a task nobody else is named for: the tenant's first leader (else first admin)."""
+    rows = Membership.objects.filter(tenant=tenant, role__in=[Role.LEADER, Role.ADMIN]).order_by("pk")
+    by_role = dict(reversed(list(rows.values_list("role", "user_id"))))
+    return by_role.get(Role.LEADER) or by_role.get(Role.ADMIN)
 
 
-TASK_COLUMNS = (
-    "tenant_id",
-    "account_id",
-    "episode_id",
-    "template_id",
-    "title",
-    "purpose",
-    "guidance",
-    "assignee_id",
-    "due_on",
-    "status",
-    "snoozed_until",
-    "created_at",
-    "completed_at",
-    "completed_by_id",
-    "outcome",
-    "activity_id",
-)
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _date_plus_days(day: dt.date, days_column: str) -> tuple[str, list]:
+    """SQL for ``day`` + ``days_column`` days, a date on both PostgreSQL and SQLite."""
+    if connection.vendor == "postgresql":
+        return f"(%s::date + {days_column})", [day]
+    return f"date(%s, '+' || {days_column} || ' days')", [day.isoformat()]
+
+
+def _new_episode_steps(
+    *, tenant: Tenant, trigger: Trigger, episode_ids: list[int], tech: bool, join: str = ""
+) -> tuple[str, list]:
+    """FROM … WHERE of the just-opened episodes (``e``) with their account (``a``) and each of
+    the playbook's steps (``s``), at tech-touch accounts (``tech``) or at the others."""
+    source, ids = _ids_source(episode_ids)
+    touch = "= %s" if tech else "IS DISTINCT FROM %s"
+    if connection.vendor != "postgresql":
+        touch = "IS %s" if tech else "IS NOT %s"
+    sql = (
+        f"FROM {_table(Episode)} e "
+        f"JOIN {_table(Account)} a ON a.id = e.account_id "
+        f"LEFT JOIN {_table(Segment)} g ON g.id = a.segment_id "
+        f"JOIN {_table(TaskTemplate)} s ON s.tenant_id = e.tenant_id AND s.playbook_id = %s AND s.action = %s "
+        f"{join} WHERE e.tenant_id = %s AND e.id IN ({source}) AND g.touch_model {touch}"
+    )
+    action = StepAction.EMAIL.value if tech else StepAction.TASK.value
+    return sql, [trigger.playbook_id, action, tenant.pk, ids, TouchModel.TECH.value]
 
 
 def _tasks_create(
     *,
     tenant: Tenant,
-    episodes: list[tuple[int, int]],
-    steps: list[TaskTemplate],
-    owners: dict[int, int | None],
-    assignees: _Assignees,
+    trigger: Trigger,
+    episode_ids: list[int],
+    has_steps: bool,
+    first_leader: int | None,
     today: dt.date,
     now: dt.datetime,
+    backdate: Backdate | None = None,
 ) -> int:
-    """One task per step for each new episode, written in bulk (COPY on PostgreSQL)."""
-    rows = [
-        (
-            tenant.pk,
-            account_id,
-            episode_id,
-            step.pk,
-            step.title,
-            step.purpose,
-            step.guidance,
-            assignees.resolve(step, owners[account_id]),
-            today + dt.timedelta(days=step.due_offset_days),
-            TaskStatus.OPEN.value,
-            None,
-            now,
-            None,
-            None,
-            "",
-            None,
-        )
-        for episode_id, account_id in episodes
-        for step in steps
-    ]
-    if not rows:
+    """One task per task step for each new episode at an account with a CSM, in one
+    ``INSERT … SELECT``: the assignee is resolved in SQL (named user; the leader the owner
+    reports to, ``Membership.leader``; the owner; the tenant's first leader when there is
+    nobody), due today + the step's offset."""
+    if not episode_ids or not has_steps:
         return 0
-    if connection.vendor == "postgresql":
-        bulk.rows_copy(Task, TASK_COLUMNS, rows)
-    else:
-        bulk.rows_insert(Task, TASK_COLUMNS, rows)
-    return len(rows)
+    source, params = _new_episode_steps(
+        tenant=tenant,
+        trigger=trigger,
+        episode_ids=episode_ids,
+        tech=False,
+        join=f"LEFT JOIN {_table(Membership)} m ON m.tenant_id = e.tenant_id AND m.user_id = a.owner_id",
+    )
+    due_on, due_params = _date_plus_days(today, "s.due_offset_days")
+    if backdate:
+        due_on, due_params = backdate.case(
+            "e.account_id", lambda days: _date_plus_days(today - dt.timedelta(days=days), "s.due_offset_days")
+        )
+    created_at, created_params = _stamp(
+        "created_at", now=now, backdate=backdate, account_column="e.account_id", model=Task
+    )
+    sql = (
+        f"INSERT INTO {_table(Task)} (tenant_id, account_id, episode_id, template_id, title, purpose, guidance, "
+        "assignee_id, due_on, status, snoozed_until, created_at, completed_at, completed_by_id, outcome, activity_id) "
+        "SELECT e.tenant_id, e.account_id, e.id, s.id, s.title, s.purpose, s.guidance, "
+        "CASE WHEN s.assignee_kind = %s AND s.assignee_user_id IS NOT NULL THEN s.assignee_user_id "
+        "WHEN s.assignee_kind = %s THEN COALESCE(m.leader_id, %s) "
+        "ELSE COALESCE(a.owner_id, %s) END, "
+        f"{due_on}, %s, NULL, {created_at}, NULL, NULL, '', NULL "
+        f"{source}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                AssigneeKind.NAMED_USER.value,
+                AssigneeKind.OWNER_LEADER.value,
+                first_leader,
+                first_leader,
+                *due_params,
+                TaskStatus.OPEN.value,
+                *created_params,
+                *params,
+            ],
+        )
+        return cursor.rowcount
 
 
 # --- Automated e-mails (tech touch) ------------------------------------------------------------
 
 ACCOUNT_FIELDS = ("name", "domain", "industry", "next_renewal_date", "arr", "lifecycle_stage", "customer_since")
 CONTACT_FIELDS = ("name", "title", "email", "role")
-ACTION_COLUMNS = (
-    "tenant_id",
-    "episode_id",
-    "account_id",
-    "template_id",
-    "kind",
-    "recipient",
-    "subject",
-    "body",
-    "sent_at",
-    "created_at",
-)
 SEND_BATCH = 500
 
 
+def _emails_record(
+    *,
+    tenant: Tenant,
+    trigger: Trigger,
+    episode_ids: list[int],
+    has_steps: bool,
+    now: dt.datetime,
+    backdate: Backdate | None = None,
+) -> int:
+    """Record each e-mail step for each new episode at a tech-touch account as an
+    ``AutomatedAction`` to send, in one ``INSERT … SELECT``; the recipient is the account's
+    first active contact with an e-mail by ``RECIPIENT_ROLES`` (none: recorded, never sent).
+    Nothing is rendered here: the subject is the step's title until ``automated_emails_send``
+    renders the e-mail, after the evaluation has committed, just before sending it."""
+    if not episode_ids or not has_steps:
+        return 0
+    source, params = _new_episode_steps(tenant=tenant, trigger=trigger, episode_ids=episode_ids, tech=True)
+    created_at, created_params = _stamp(
+        "created_at", now=now, backdate=backdate, account_column="e.account_id", model=AutomatedAction
+    )
+    rank = " ".join(f"WHEN %s THEN {position}" for position in range(len(RECIPIENT_ROLES)))
+    sql = (
+        f"INSERT INTO {_table(AutomatedAction)} (tenant_id, episode_id, account_id, template_id, kind, recipient, "  # noqa: S608
+        "subject, body, sent_at, created_at) "
+        "SELECT e.tenant_id, e.id, e.account_id, s.id, %s, "
+        f"COALESCE((SELECT c.email FROM {_table(Contact)} c WHERE c.tenant_id = e.tenant_id "
+        "AND c.account_id = e.account_id AND c.left_on IS NULL AND c.email <> '' "
+        f"ORDER BY CASE c.role {rank} ELSE 99 END, c.id LIMIT 1), ''), "
+        f"SUBSTR(s.title, 1, 200), '', NULL, {created_at} {source}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [AutomatedActionKind.EMAIL.value, *[str(role) for role in RECIPIENT_ROLES], *created_params, *params]
+        )
+        return cursor.rowcount
+
+
 def _recipients(tenant: Tenant, account_ids: list[int]) -> dict[int, dict]:
-    """Each account's first active contact with an e-mail, by ``RECIPIENT_ROLES`` (plain rows:
-    model instances for 100,000 contacts cost seconds)."""
+    """Each account's first active contact with an e-mail, by ``RECIPIENT_ROLES`` (plain rows)."""
     rank = {role: position for position, role in enumerate(RECIPIENT_ROLES)}
     best: dict[int, dict] = {}
     for start in range(0, len(account_ids), 10_000):
@@ -380,46 +450,50 @@ def _recipients(tenant: Tenant, account_ids: list[int]) -> dict[int, dict]:
     return best
 
 
-def _emails_record(
-    *, tenant: Tenant, episodes: list[tuple[int, int]], steps: list[TaskTemplate], now: dt.datetime
-) -> int:
-    """Render each e-mail step for each new episode (context: ``account`` and ``contact`` with
-    ``ACCOUNT_FIELDS`` / ``CONTACT_FIELDS``, and ``tenant``) and record it as an
-    ``AutomatedAction`` to send; without a recipient it is recorded and never sent."""
-    if not episodes or not steps:
-        return 0
-    account_ids = [account_id for _, account_id in episodes]
-    accounts = {}
-    for start in range(0, len(account_ids), 10_000):
-        chunk = Account.objects.filter(tenant=tenant, pk__in=account_ids[start : start + 10_000])
-        accounts.update({row["pk"]: row for row in chunk.values("pk", *ACCOUNT_FIELDS)})
+def automated_emails_render(*, tenant: Tenant, action_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """Render the e-mails ``action_ids`` (their step's ``email_subject`` / ``email_body``, Django
+    templates, with ``account`` (``ACCOUNT_FIELDS``), ``contact`` (``CONTACT_FIELDS``, the
+    recipient) and ``tenant``), store subject and body on the rows and return them by id.
+    Plain rows and one compiled template per step: no model instance per e-mail."""
+    rows = list(
+        AutomatedAction.objects.filter(tenant=tenant, pk__in=action_ids).values_list(
+            "pk", "account_id", "template_id", "recipient"
+        )
+    )
+    if not rows:
+        return {}
+    account_ids = sorted({account_id for _, account_id, _, _ in rows})
+    accounts = {
+        row["pk"]: row
+        for row in Account.objects.filter(tenant=tenant, pk__in=account_ids).values("pk", *ACCOUNT_FIELDS)
+    }
     recipients = _recipients(tenant, account_ids)
-    compiled = [(step, Template(step.email_subject), Template(step.email_body)) for step in steps]
-    rows = []
-    for episode_id, account_id in episodes:
+    compiled = {
+        step_id: (title, Template(subject), Template(body))
+        for step_id, title, subject, body in TaskTemplate.objects.filter(
+            tenant=tenant, pk__in={template_id for _, _, template_id, _ in rows}
+        ).values_list("pk", "title", "email_subject", "email_body")
+    }
+    rendered: dict[int, tuple[str, str]] = {}
+    for pk, account_id, template_id, recipient in rows:
+        if template_id not in compiled:  # its step was deleted: keep what the row says
+            continue
+        title, subject_template, body_template = compiled[template_id]
         contact = recipients.get(account_id)
-        context = Context({"account": accounts[account_id], "contact": contact, "tenant": tenant})
-        for step, subject_template, body_template in compiled:
-            subject = " ".join(subject_template.render(context).split())[:200] or step.title
-            rows.append(
-                (
-                    tenant.pk,
-                    episode_id,
-                    account_id,
-                    step.pk,
-                    AutomatedActionKind.EMAIL.value,
-                    contact["email"] if contact else "",
-                    subject,
-                    body_template.render(context),
-                    None,
-                    now,
-                )
-            )
-    if connection.vendor == "postgresql":
-        bulk.rows_copy(AutomatedAction, ACTION_COLUMNS, rows)
-    else:
-        bulk.rows_insert(AutomatedAction, ACTION_COLUMNS, rows)
-    return len(rows)
+        if contact is None or contact["email"] != recipient:
+            contact = {"email": recipient} if recipient else None
+        # Plain-text e-mail: no HTML escaping ("Smith & Sons", not "Smith &amp; Sons").
+        context = Context(
+            {"account": accounts.get(account_id, {}), "contact": contact, "tenant": tenant}, autoescape=False
+        )
+        subject = " ".join(subject_template.render(context).split())[:200] or title
+        rendered[pk] = (subject, body_template.render(context))
+    changed = [
+        AutomatedAction(pk=pk, tenant_id=tenant.pk, subject=subject, body=body)
+        for pk, (subject, body) in rendered.items()
+    ]
+    AutomatedAction.objects.bulk_update(changed, ["subject", "body"], batch_size=SEND_BATCH)
+    return rendered
 
 
 def _emails_send_enqueue(tenant_id: int) -> None:
@@ -451,8 +525,12 @@ def automated_emails_send(*, tenant: Tenant, batch: int = SEND_BATCH) -> int:
         sent: list[int] = []
         mail_connection = get_connection()
         try:
+            # Rendered now, after the evaluation committed and outside any lock: the evaluation
+            # only recorded which step goes to whom.
+            rendered = automated_emails_render(tenant=tenant, action_ids=[row[0] for row in claimed])
             mail_connection.open()
             for pk, recipient, subject, body in claimed:
+                subject, body = rendered.get(pk, (subject, body))
                 message = EmailMessage(
                     subject=subject,
                     body=body,

@@ -136,3 +136,30 @@ def worker(transactional_db):
     app.control.purge()  # stale messages of earlier runs
     with celery_worker(REDIS_URL=settings.REDIS_URL) as log:
         yield log
+
+
+def _delete_own_cache_keys() -> None:
+    """Delete this test process's cache keys, and only those. ``cache.clear()`` on Redis
+    flushes the whole database: the other xdist worker's keys and Celery's queued tasks."""
+    from django.core.cache import caches
+
+    backend = caches["default"]
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    if not prefix or not hasattr(backend, "_cache"):  # local memory: per process anyway
+        backend.clear()
+        return
+    client = backend._cache.get_client(write=True)
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        client.delete(key)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_cache_keys_of_an_earlier_run():
+    """Ids and versions restart with each test database: a key left by an earlier run of the
+    same database could otherwise be read as current."""
+    _delete_own_cache_keys()
+
+
+@pytest.fixture
+def own_cache_cleared():
+    _delete_own_cache_keys()

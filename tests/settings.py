@@ -19,3 +19,6 @@ CACHES["default"]["KEY_PREFIX"] = "test-{}-{}".format(  # noqa: F405
     DATABASES["default"]["NAME"],  # noqa: F405
     os.environ.get("PYTEST_XDIST_WORKER", "main"),
 )
+# Likewise each xdist worker's tasks go to its own queue, consumed only by its own test worker
+# (tests/workers.py): a worker started by the other xdist process must never take them.
+CELERY_TASK_DEFAULT_QUEUE = CACHES["default"]["KEY_PREFIX"]  # noqa: F405

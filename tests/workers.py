@@ -35,6 +35,7 @@ def celery_worker(**env_overrides: str) -> Iterator[list[str]]:
         "DATABASE_URL": current_database_url(),
         "CONN_MAX_AGE": "0",
         "CACHE_KEY_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
+        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         **env_overrides,
     }
     process = subprocess.Popen(

@@ -198,6 +198,25 @@ def test_the_latest_usage_of_a_day_wins_and_features_map_to_their_bits(api, acme
     assert body["rejected"][0]["field"] == "features"
 
 
+def test_a_later_event_with_the_tickets_external_id_closes_that_ticket(api, acme, tenant_a, enqueue):
+    opened = {
+        "type": "support_ticket",
+        "account_external_id": "CRM-1",
+        "external_id": "ZD-881",
+        "subject": "Export fails",
+        "opened_at": "2026-11-18T09:30:00Z",
+    }
+    _post(api, [{**opened, "event_id": "open-881"}, {**opened, "event_id": "other", "external_id": "ZD-882"}])
+    body = _post(api, [{**opened, "event_id": "close-881", "closed_at": "2026-11-19T10:00:00Z"}]).json()
+
+    assert body["accepted"] == ["close-881"]
+    with scopes_disabled():
+        tickets = dict(SupportTicket.objects.filter(tenant=tenant_a).values_list("external_id", "closed_at"))
+    assert set(tickets) == {"ZD-881", "ZD-882"}  # closed in place, not a third ticket
+    assert tickets["ZD-881"] is not None
+    assert tickets["ZD-882"] is None
+
+
 def test_a_contact_of_another_account_is_rejected(api, acme, tenant_a, enqueue):
     with scopes_disabled():
         other = AccountFactory(tenant=tenant_a, external_id="CRM-2")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db.models import F
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from csplatform import demo
@@ -13,7 +15,7 @@ from csplatform.models import Membership, Role
 from csplatform.tenancy import tenant_scope
 from playbooks.demo import RENEWAL_CHECKPOINT
 from playbooks.engine import playbooks_evaluate
-from playbooks.models import AutomatedAction, Task, TaskStatus, Trigger, TriggerKind
+from playbooks.models import AutomatedAction, Episode, Task, TaskStatus, Trigger, TriggerKind
 
 TODAY = dt.date(2026, 11, 24)
 pytestmark = pytest.mark.django_db
@@ -44,6 +46,12 @@ def test_the_demo_has_every_trigger_kind_enabled_and_tasks_some_overdue_some_don
         assert tasks.filter(title=RENEWAL_CHECKPOINT).exists()
         assert not tasks.filter(assignee__isnull=True).exists()
         assert AutomatedAction.objects.filter(tenant=tenant, sent_at__isnull=False).exists()
+        # a small tenant's e-mails are rendered (a worker renders real ones just before sending)
+        assert not AutomatedAction.objects.filter(tenant=tenant, body="").exists()
+        assert not AutomatedAction.objects.filter(tenant=tenant, subject__contains="{{").exists()
+        assert not done.filter(completed_at__isnull=True).exists()
+        assert not done.exclude(completed_by=F("assignee")).exists()
+        assert Episode.objects.filter(tenant=tenant, opened_at__lt=timezone.now() - dt.timedelta(days=20)).exists()
         csms = Membership.objects.filter(tenant=tenant, role=Role.CSM)
         assert csms.exists()
         assert not csms.filter(leader__isnull=True).exists()

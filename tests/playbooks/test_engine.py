@@ -218,7 +218,7 @@ def test_tech_touch_accounts_get_an_email_to_their_champion_and_no_task(
             email_body="Hello {{ contact.name }},\nhere is how teams like yours use reports.",
         )
         TriggerFactory(tenant=tenant_a, playbook=playbook, kind=TriggerKind.BAND_ENTERED, params={"band": "red"})
-        automated = AccountFactory(tenant=tenant_a, segment=tech, name="Tiny Co")
+        automated = AccountFactory(tenant=tenant_a, segment=tech, name="Tiny & Co")
         ContactFactory(account=automated, role=ContactRole.END_USER, email="user@tiny.example")
         ContactFactory(account=automated, role=ContactRole.CHAMPION, name="Cara Champion", email="cara@tiny.example")
         ContactFactory(account=automated, role=ContactRole.CHAMPION, email="gone@tiny.example", left_on=TODAY)
@@ -229,6 +229,14 @@ def test_tech_touch_accounts_get_an_email_to_their_champion_and_no_task(
     with django_capture_on_commit_callbacks() as callbacks:
         result = _evaluate(tenant_a)
     assert len(callbacks) == 1  # queues the sending (send_automated_emails) after commit
+    with scopes_disabled():  # recorded with its recipient; rendered by the sender, not the evaluation
+        recorded = AutomatedAction.objects.get()
+    assert (recorded.recipient, recorded.subject, recorded.body, recorded.sent_at) == (
+        "cara@tiny.example",
+        "Tips e-mail",
+        "",
+        None,
+    )
     with tenant_scope(tenant_a):
         assert automated_emails_send(tenant=tenant_a) == 1
         _evaluate(tenant_a)  # the same episode: nothing more to send
@@ -236,9 +244,11 @@ def test_tech_touch_accounts_get_an_email_to_their_champion_and_no_task(
 
     assert (result.tasks, result.emails) == (1, 1)
     assert [(m.to, m.subject) for m in mail.outbox] == [
-        (["cara@tiny.example"], "Tiny Co: three tips to get more from your licences")
+        (["cara@tiny.example"], "Tiny & Co: three tips to get more from your licences")
     ]
     assert "Hello Cara Champion," in mail.outbox[0].body
+    with scopes_disabled():
+        assert AutomatedAction.objects.get().subject == "Tiny & Co: three tips to get more from your licences"
     assert [t.account_id for t in _tasks()] == [staffed.pk]
     with scopes_disabled():
         action = AutomatedAction.objects.get()
@@ -322,3 +332,25 @@ def test_a_champion_leaving_queues_a_recompute_which_chains_the_evaluation(
 
     health_tasks.recompute_accounts(tenant_id=tenant_a.pk, account_ids=[account.pk])  # what the worker runs
     assert evaluations == [{"tenant_id": tenant_a.pk, "account_ids": [account.pk]}]
+
+
+@pytest.mark.django_db
+def test_backdating_records_what_fires_as_fired_days_earlier_by_account(tenant_a, bob, red_alert):
+    """The demo seed's history: an account's bucket (id % 2 here) says how many days back."""
+    with scopes_disabled():
+        accounts = [AccountFactory(tenant=tenant_a, owner=bob) for _ in range(4)]
+    for account in accounts:
+        _band(account, "red")
+    now = timezone.now()
+
+    _evaluate(tenant_a, now=now, backdate=engine.Backdate(days_ago=(0, 5)))
+
+    with scopes_disabled():
+        for account in accounts:
+            days = 5 if account.pk % 2 else 0
+            episode = Episode.objects.get(account=account)
+            assert episode.opened_at == now - dt.timedelta(days=days)
+            assert [(t.created_at, t.due_on) for t in _tasks(account=account)] == [
+                (now - dt.timedelta(days=days), TODAY - dt.timedelta(days=days) + dt.timedelta(days=2)),
+                (now - dt.timedelta(days=days), TODAY - dt.timedelta(days=days) + dt.timedelta(days=7)),
+            ]

@@ -13,7 +13,6 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from django.core.cache import cache
 from django_scopes import scopes_disabled
 
 from accounts.models import Segment
@@ -159,10 +158,9 @@ def test_the_cached_trend_equals_the_pure_trend_and_follows_a_rebuild(hand_book,
     assert after.iloc[0]["expansion"] == cached.iloc[0]["expansion"] + 75  # H cross-sold in Q1: never stale
 
 
-def test_cached_summaries_are_never_stale(hand_book, tenant_a, monkeypatch):
+def test_cached_summaries_are_never_stale(hand_book, tenant_a, monkeypatch, own_cache_cleared):
     """Served from the cache while nothing changed; a segment pinned, a band edited or a ledger
     rebuild (a renewal closing) makes them computed again."""
-    cache.clear()
     slices = ("segment", "product")
     with tenant_scope(tenant_a):
         first = retention.summaries_current(tenant=tenant_a, period=YEAR_2025, slices=slices)

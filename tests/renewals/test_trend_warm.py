@@ -7,7 +7,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django_scopes import scopes_disabled
 
@@ -23,10 +22,9 @@ DASHBOARD = reverse("renewals:dashboard")
 
 
 @pytest.fixture
-def overdue_renewal(tenant_a, bob):
+def overdue_renewal(tenant_a, bob, own_cache_cleared):
     """One customer whose $1,000 term ended ten days ago and is not renewed yet: for the
     trailing twelve months it has churned (GRR 0%) until its renewal is closed."""
-    cache.clear()  # the trend cache outlives the test database's rows
     today = tenant_today(tenant_a)
     with scopes_disabled():
         account = AccountFactory(tenant=tenant_a, owner=bob)
