@@ -102,6 +102,7 @@ def subscription_line_save(
     with transaction.atomic():
         line.save()
         account_rollups_refresh(tenant=tenant, account_ids=touched)
+        _ledger_rebuild_after_commit(tenant=tenant, account_ids=touched)
     return line
 
 
@@ -110,6 +111,16 @@ def subscription_line_delete(*, tenant: Tenant, line: SubscriptionLine) -> None:
     with transaction.atomic():
         line.delete()
         account_rollups_refresh(tenant=tenant, account_ids=[account_id])
+        _ledger_rebuild_after_commit(tenant=tenant, account_ids={account_id})
+
+
+def _ledger_rebuild_after_commit(*, tenant: Tenant, account_ids: set[int]) -> None:
+    """The retention dashboard must never be stale after a line changes: rebuild these
+    accounts' ledger in the background once the write is committed."""
+    from renewals.tasks import rebuild_ledger_of_accounts
+
+    tenant_id, ids = tenant.pk, sorted(account_ids)
+    transaction.on_commit(lambda: rebuild_ledger_of_accounts.delay(tenant_id=tenant_id, account_ids=ids))
 
 
 def api_author(user) -> User | None:

@@ -21,6 +21,15 @@ def refresh_renewals_and_ledger(*, tenant_id: int) -> int:
     return created
 
 
+@shared_task(acks_late=True)
+def rebuild_ledger_of_accounts(*, tenant_id: int, account_ids: list[int]) -> int:
+    """A line of these accounts was written (API): their ledger rows, and with them the
+    retention numbers (the rebuild bumps the ledger version), follow at once. Idempotent."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant):
+        return ledger.ledger_rebuild(tenant=tenant, account_ids=account_ids)
+
+
 @shared_task
 def refresh_renewals_all_tenants() -> None:
     """Beat fan-out, one task per tenant."""

@@ -13,7 +13,8 @@ from django_scopes import scopes_disabled
 
 from accounts.models import Account, ContactEvent, ContactRole
 from health.models import HealthScore
-from renewals.models import Renewal, SubscriptionLine
+from renewals.models import ArrMovement, MovementKind, Renewal, SubscriptionLine
+from renewals.tasks import rebuild_ledger_of_accounts
 from tests.factories import AccountFactory, ContactFactory, ProductFactory, SubscriptionLineFactory
 from tests.renewals.factories import RenewalFactory
 
@@ -118,6 +119,34 @@ def test_a_subscription_line_refreshes_the_accounts_arr(api, accounts, tenant_a)
     assert api.delete(f"/api/v1/subscription-lines/{line_id}/").status_code == 204
     with scopes_disabled():
         assert Account.objects.get(pk=account.pk).arr == Decimal("0")
+
+
+def test_a_line_written_through_the_api_moves_the_retention_ledger_after_commit(
+    api, accounts, tenant_a, django_capture_on_commit_callbacks
+):
+    with scopes_disabled():
+        product = ProductFactory(tenant=tenant_a)
+    account = accounts[3]
+    today = dt.date.today()
+    body = {
+        "account": account.pk,
+        "product": product.pk,
+        "arr": "24000.00",
+        "start_date": str(today - dt.timedelta(days=40)),
+        "end_date": str(today + dt.timedelta(days=300)),
+    }
+
+    def run_now(**kwargs):
+        return rebuild_ledger_of_accounts(**kwargs)
+
+    inline = mock.patch("renewals.tasks.rebuild_ledger_of_accounts.delay", side_effect=run_now)
+    with inline as queued, django_capture_on_commit_callbacks(execute=True):
+        assert api.post("/api/v1/subscription-lines/", body, content_type=JSON).status_code == 201
+
+    queued.assert_called_once_with(tenant_id=tenant_a.pk, account_ids=[account.pk])
+    with scopes_disabled():
+        moves = list(ArrMovement.objects.filter(account=account).values_list("kind", "amount"))
+    assert moves == [(MovementKind.NEW, Decimal("24000.00"))]
 
 
 def test_a_product_on_lines_cannot_be_deleted(api, tenant_a):
