@@ -9,8 +9,11 @@ evaluated in one transaction under an advisory lock on the trigger (PostgreSQL),
 evaluation waits and then sees the first one's episodes instead of reading a stale picture.
 When the condition stops holding the episode is cleared and the trigger re-arms for the account.
 
-Set-based: per trigger one query for the matching accounts, one for the open episodes, one
-insert, one update and one bulk write of tasks, whatever the number of accounts.
+Set-based end to end: per trigger one query for the matching accounts, one for the open
+episodes, one update (cleared), one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` (opened),
+one ``INSERT … SELECT`` of the tasks joining the playbook's steps (assignee and due date in SQL)
+and one of the tech-touch e-mails (recipient in SQL), whatever the number of accounts: no row is
+built in Python. E-mails are rendered by the sender after commit, never under the trigger lock.
 """
 
 from __future__ import annotations

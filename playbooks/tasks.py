@@ -30,8 +30,8 @@ def evaluate_accounts(*, tenant_id: int, account_ids: list[int]) -> int:
 
 @shared_task(acks_late=True)
 def send_automated_emails(*, tenant_id: int) -> int:
-    """Tech-touch e-mails recorded by an evaluation; claimed before sending, so a re-run or a
-    second worker sends none twice."""
+    """Tech-touch e-mails recorded by an evaluation; claimed in batches, rendered, then sent,
+    so a re-run or a second worker sends none twice."""
     tenant = Tenant.objects.get(pk=tenant_id)
     with tenant_scope(tenant):
         return automated_emails_send(tenant=tenant)
