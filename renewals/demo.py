@@ -67,7 +67,6 @@ def renewals_seed(
         ),
     )
     _closed_renewals(tenant=tenant, rng=rng, today=today, use_copy=use_copy, reasons=reasons, log=log)
-    log(f"{tenant.name}: renewals demo data in {time.perf_counter() - started:.1f} s")
 
 
 def _list_prices(*, tenant: Tenant) -> None:
