@@ -83,6 +83,8 @@ METRIC_STATUSES = {
     "expansion": (Status.EXPANDED,),
     "new": (Status.NEW,),
     "reactivation": (Status.REACTIVATED,),
+    # The bridge's "ARR at end, all accounts": every account with ARR at the end of the period.
+    "end": (Status.CONTRACTED, Status.EXPANDED, Status.RETAINED, Status.NEW, Status.REACTIVATED),
 }
 
 

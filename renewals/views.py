@@ -201,6 +201,7 @@ def _back(request: HttpRequest) -> int:
 
 # A drill-down page lists this many rows (largest first) with the totals of all; its CSV has every row.
 DRILL_PAGE_ROWS = 500
+DRILL_HEADINGS = {"cohort": "Cohort (ARR at start)", "end": "ARR at end, all accounts"}
 
 
 @role_required(Role.LEADER)
@@ -243,6 +244,7 @@ def dashboard_drill(request: HttpRequest) -> HttpResponse:
         "slice_by": slice_by,
         "value": value,
         "metric": metric,
+        "heading": DRILL_HEADINGS.get(metric, metric.capitalize()),
         "rows": rows[:DRILL_PAGE_ROWS],
         "count": len(rows),
         "page_rows": DRILL_PAGE_ROWS,

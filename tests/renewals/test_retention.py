@@ -100,6 +100,18 @@ def test_sql_summaries_carry_the_hand_computed_numbers(hand_book, tenant_a):
     assert result["segment"].loc["Small", "arr_start"] == 105
 
 
+def test_the_bridges_end_arr_drills_to_the_accounts_whose_end_arr_adds_up_to_it(hand_book, tenant_a):
+    with tenant_scope(tenant_a):
+        total = retention.summaries(tenant=tenant_a, period=YEAR_2025)[None].loc["All"]
+        changes = queries.retention_changes(tenant=tenant_a, period=YEAR_2025, slice_by="segment")
+    end_all = {key: amount for key, _, amount in metrics.arr_bridge(total)}["end"]
+    behind = changes[changes["status"].isin(metrics.METRIC_STATUSES["end"])]
+
+    assert end_all == pytest.approx(705 - 80 - 130 + 60 + 60 + 45)  # cohort end + new + reactivation
+    assert behind["arr_end"].sum() == pytest.approx(end_all)
+    assert (changes.loc[~changes.index.isin(behind.index), "arr_end"] == 0).all()  # the churned only
+
+
 def test_positions_from_the_runs_equal_the_positions_from_the_ledger(hand_book, tenant_a):
     with tenant_scope(tenant_a):
         from_runs = retention.positions_frame(tenant=tenant_a, period=YEAR_2025)

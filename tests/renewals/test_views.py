@@ -156,6 +156,9 @@ def test_dashboard_numbers_drill_down_to_accounts_and_ledger_rows(client_for, le
     drill = client_for(lena).get(reverse("renewals:drill"), {"period": "ttm", "metric": "cohort"}).content.decode()
     assert "Account 0" in drill
     assert "Account 1" in drill
+    assert f"{reverse('renewals:drill')}?period=ttm&amp;slice=segment&amp;metric=end" in page
+    end = client_for(lena).get(reverse("renewals:drill"), {"period": "ttm", "metric": "end"}).content.decode()
+    assert "ARR at end, all accounts" in end
     with scopes_disabled():
         account = Renewal.objects.filter(tenant=tenant_a).first().account
     ledger = client_for(lena).get(reverse("renewals:account_ledger", kwargs={"account_id": account.pk}))
