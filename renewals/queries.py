@@ -4,7 +4,6 @@ Each loads a fixed number of queries whatever the data size; the arithmetic is
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,11 +11,11 @@ from decimal import Decimal
 
 import pandas as pd
 from django.db.models import Avg, Case, Count, Min, Q, Sum, Value, When
-from django.http import HttpResponse
+from django.http import StreamingHttpResponse
 
 from accounts.models import Account, LifecycleStage, Segment
 from accounts.portfolio import RENEWAL_WINDOWS, add_months
-from csplatform.exports import csv_cell
+from csplatform.exports import csv_lines
 from csplatform.models import Tenant, User
 
 from . import metrics, questions
@@ -38,13 +37,11 @@ from .retention import positions_frame, summaries, summaries_current, trend_fram
 # The formula-injection guard lives in ``csplatform.exports``, shared by every export.
 
 
-def csv_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+def csv_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> StreamingHttpResponse:
+    """A streamed, formula-safe CSV download (``csplatform.exports``) of ``rows``."""
+    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow([csv_cell(cell) for cell in header])
-    for row in rows:
-        writer.writerow([csv_cell(cell) for cell in row])
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -29,12 +29,6 @@ def test_cells_that_a_spreadsheet_would_run_get_an_apostrophe():
     ]  # fmt: skip
 
 
-def test_renewals_keeps_its_csv_cell():
-    from renewals.queries import csv_cell as renewals_csv_cell
-
-    assert renewals_csv_cell is csv_cell
-
-
 def test_csv_lines_are_lazy_and_neutralise_the_header_too():
     def rows():
         yield ("=1", 2)

@@ -12,6 +12,7 @@ from django_scopes import scopes_disabled
 
 from csplatform.tenancy import tenant_scope
 from renewals.queries import csm_load
+from tests.downloads import csv_text
 
 from ..factories import AccountFactory, SegmentFactory
 
@@ -62,7 +63,7 @@ def test_a_leader_sees_the_page_with_drill_down_to_the_portfolio(client_for, len
 
 def test_the_csv_lists_every_book(client_for, alice, books):
     response = client_for(alice).get(URL, {"format": "csv"})
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(csv_text(response))))
     assert rows[0][:4] == ["CSM", "segment", "accounts", "ARR"]
     assert ["Bob Csm", "Mid market", "3", "80000.00", "2", "3", "50000.00", "75000.00", "over"] in rows
     assert len(rows) == 4

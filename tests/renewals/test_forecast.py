@@ -16,6 +16,7 @@ from csplatform.tenancy import tenant_scope
 from renewals.ledger import ledger_rebuild
 from renewals.models import ExpansionStage, ForecastCategory
 from renewals.queries import forecast_quarters
+from tests.downloads import csv_text
 
 from ..factories import AccountFactory, ProductFactory, SubscriptionLineFactory
 from .factories import ExpansionOpportunityFactory, RenewalFactory
@@ -97,7 +98,7 @@ def test_the_forecast_page_drills_down_and_exports_csv_for_leaders_only(book, cl
     assert "Renewing C" in lost.content.decode()
     assert "Renewing A" not in lost.content.decode()
     response = client_for(lena).get(reverse("renewals:forecast"), {"quarter": "next", "format": "csv"})
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(csv_text(response))))
     assert rows[0][0] == "account"
     assert rows[1][0] == "'=Renewing E"
 

@@ -14,6 +14,7 @@ from accounts.services import tenant_today
 from csplatform.tenancy import tenant_scope
 from renewals import metrics, questions
 from renewals.ledger import ledger_rebuild
+from tests.downloads import csv_text
 
 from ..factories import AccountFactory, ProductFactory, SubscriptionLineFactory
 
@@ -195,7 +196,7 @@ def test_the_discount_number_drills_to_the_lines_behind_it(client_for, lena, pri
     assert "-10.0%" in drill.content.decode()
     unpriced = client.get(reverse("renewals:discounts"), {"priced": "0"})
     assert len(unpriced.context["rows"]) == page.context["discounts"]["unpriced"] == 1
-    csv = client.get(reverse("renewals:discounts"), {"format": "csv"}).content.decode().splitlines()
+    csv = csv_text(client.get(reverse("renewals:discounts"), {"format": "csv"})).splitlines()
     assert csv[0].startswith("account_id,account,product,first_line_id")
     assert len(csv) == 2
     assert client_for(lena).get(reverse("renewals:discounts")).status_code == 200
@@ -243,6 +244,6 @@ def test_every_table_of_the_page_exports_csv(client_for, lena, priced_tenant):
     for export, first_column in (("csv", "account"), ("industry.csv", "industry"), ("product.csv", "product")):
         response = client.get(URL, {"period": "ttm", "format": export})
         assert response["Content-Type"].startswith("text/csv")
-        assert response.content.decode().splitlines()[0].split(",")[0] == first_column
-    products = client.get(URL, {"period": "ttm", "format": "product.csv"}).content.decode().splitlines()
+        assert csv_text(response).splitlines()[0].split(",")[0] == first_column
+    products = csv_text(client.get(URL, {"period": "ttm", "format": "product.csv"})).splitlines()
     assert len(products) == 2  # header + the one product

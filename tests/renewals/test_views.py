@@ -12,11 +12,12 @@ from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from accounts.services import tenant_today
+from csplatform.exports import csv_cell
 from csplatform.tenancy import tenant_scope
 from renewals.ledger import ledger_rebuild
 from renewals.models import ChurnReason, ForecastCategory, Renewal, RenewalOutcome, SubscriptionLine
-from renewals.queries import csv_cell
 from renewals.services import churn_reasons_create_defaults
+from tests.downloads import csv_text
 
 from ..factories import AccountFactory, ProductFactory, SubscriptionLineFactory
 from .factories import RenewalFactory
@@ -174,7 +175,7 @@ def test_csv_exports_neutralise_formula_cells(client_for, lena, bob, tenant_a, t
     with tenant_scope(tenant_a):
         ledger_rebuild(tenant=tenant_a)
     response = client_for(lena).get(reverse("renewals:drill"), {"metric": "new", "format": "csv"})
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(csv_text(response))))
     assert rows[0][0] == "account"
     assert rows[1][0] == "'=HYPERLINK(evil)"
     assert [csv_cell(v) for v in ("+1", "-x", "@a", "ok", -5)] == ["'+1", "'-x", "'@a", "ok", -5]
@@ -242,15 +243,15 @@ def test_churn_reasons_drill_to_their_renewals_and_every_dashboard_table_exports
         {"period": "ttm", "slice": "product", "reason": "Poor adoption", "value": "Core"},
     )
     assert [r.account.name for r in by_product.context["renewals"]] == ["Lost A"]
-    csv_rows = client.get(
-        reverse("renewals:reason_drill"), {"period": "ttm", "reason": "Poor adoption", "format": "csv"}
-    ).content.decode()
+    csv_rows = csv_text(
+        client.get(reverse("renewals:reason_drill"), {"period": "ttm", "reason": "Poor adoption", "format": "csv"})
+    )
     assert "Lost A" in csv_rows
     assert "Lost B" not in csv_rows
     for export, header in (("csv", "industry"), ("trend.csv", "period"), ("reasons.csv", "reason")):
         response = client.get(reverse("renewals:dashboard"), {"period": "ttm", "slice": "industry", "format": export})
         assert response["Content-Type"].startswith("text/csv")
-        assert response.content.decode().splitlines()[0].split(",")[0] == header
+        assert csv_text(response).splitlines()[0].split(",")[0] == header
     assert client_for(bob).get(reverse("renewals:reason_drill")).status_code == 403
 
 
