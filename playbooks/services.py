@@ -20,6 +20,7 @@ from accounts.models import Account, ActivityKind, Segment
 from accounts.services import activity_log, tenant_today
 from csplatform.models import ROLE_RANK, Membership, Role, Tenant, User
 
+from .defaults import playbooks_create_defaults
 from .models import AssigneeKind, Playbook, StepAction, Task, TaskStatus, TaskTemplate, Trigger
 from .triggers import validate_params
 
@@ -264,3 +265,13 @@ def step_move(*, step: TaskTemplate, offset: int) -> None:
         for position, candidate in enumerate(steps, start=1):
             if candidate.position != position:
                 TaskTemplate.objects.filter(tenant_id=step.tenant_id, pk=candidate.pk).update(position=position)
+
+
+def playbooks_defaults_add(*, tenant: Tenant) -> list[Trigger]:
+    """Give a tenant with no playbook yet the default playbooks and their enabled triggers
+    (the renewal checkpoints at 180 and 90 days among them). Refused once the tenant has any
+    playbook, so an admin's own set is never mixed with a second copy of the defaults."""
+    if Playbook.objects.filter(tenant=tenant).exists():
+        raise ValidationError("This company already has playbooks: add triggers and playbooks one by one.")
+    with transaction.atomic():
+        return playbooks_create_defaults(tenant=tenant)

@@ -21,6 +21,7 @@ urlpatterns = [
     path("playbooks/triggers/<int:trigger_id>/", views.trigger_detail, name="trigger_detail"),
     path("playbooks/triggers/<int:trigger_id>/edit/", views.trigger_edit, name="trigger_edit"),
     path("playbooks/triggers/<int:trigger_id>/enabled/", views.trigger_toggle, name="trigger_toggle"),
+    path("playbooks/defaults/", views.defaults_add, name="defaults_add"),
     path("playbooks/new/", views.playbook_create, name="playbook_create"),
     path("playbooks/<int:playbook_id>/", views.playbook_edit, name="playbook_edit"),
     path("playbooks/<int:playbook_id>/steps/new/", views.step_create, name="step_create"),

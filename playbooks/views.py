@@ -402,6 +402,18 @@ def trigger_toggle(request: HttpRequest, trigger_id: int) -> HttpResponse:
 
 
 @role_required(Role.ADMIN)
+@require_POST
+def defaults_add(request: HttpRequest) -> HttpResponse:
+    try:
+        triggers = services.playbooks_defaults_add(tenant=request.tenant)
+    except ValidationError as refused:
+        messages.error(request, refused.messages[0])
+    else:
+        messages.success(request, f"{len(triggers)} default triggers and their playbooks added, enabled.")
+    return redirect("playbooks:setup")
+
+
+@role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def playbook_create(request: HttpRequest) -> HttpResponse:
     form = PlaybookForm(request.POST if request.method == "POST" else None)

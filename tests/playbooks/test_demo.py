@@ -13,7 +13,7 @@ from django_scopes import scopes_disabled
 from csplatform import demo
 from csplatform.models import Membership, Role
 from csplatform.tenancy import tenant_scope
-from playbooks.demo import RENEWAL_CHECKPOINT
+from playbooks.defaults import RENEWAL_CHECKPOINT
 from playbooks.engine import playbooks_evaluate
 from playbooks.models import AutomatedAction, Episode, Task, TaskStatus, Trigger, TriggerKind
 

@@ -285,6 +285,29 @@ def test_admin_pages_are_admin_only(client_for, lena, bob):
         assert client_for(user).get(reverse("playbooks:trigger_create")).status_code == 403
 
 
+def test_an_admin_starts_from_the_default_playbooks_once_and_only_in_their_company(
+    client_for, alice, lena, tenant_a, tenant_b
+):
+    url = reverse("playbooks:defaults_add")
+    assert client_for(lena).post(url).status_code == 403
+    client = client_for(alice)
+    assert "Add the default playbooks and triggers" in client.get(reverse("playbooks:setup")).content.decode()
+
+    page = client.post(url, follow=True).content.decode()
+
+    with scopes_disabled():
+        kinds = set(Trigger.objects.filter(tenant=tenant_a, enabled=True).values_list("kind", flat=True))
+        renewal_checkpoints = Trigger.objects.filter(tenant=tenant_a, kind=TriggerKind.RENEWAL_DUE).count()
+        assert not Trigger.objects.filter(tenant=tenant_b).exists()
+    assert kinds == set(TriggerKind.values)
+    assert renewal_checkpoints == 2  # 180 and 90 days before the renewal
+    assert "default triggers and their playbooks added" in page
+    again = client.post(url, follow=True).content.decode()
+    assert "already has playbooks" in again
+    with scopes_disabled():
+        assert Trigger.objects.filter(tenant=tenant_a).count() == len(kinds) + 1
+
+
 def test_a_bad_trigger_is_refused_with_a_field_error_and_nothing_written(client_for, alice, tenant_a):
     with scopes_disabled():
         playbook = PlaybookFactory(tenant=tenant_a)
