@@ -52,7 +52,7 @@ def _task_to_work(request: HttpRequest, task_id: int) -> Task:
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     """The signed-in CSM's open tasks: overdue, due today, upcoming. A leader may look at a
-    teammate's inbox (``?assignee=``)."""
+    teammate's inbox (``?assignee=``). CSV export."""
     today = tenant_today(request.tenant)
     assignee = request.user
     form = None
@@ -61,6 +61,13 @@ def inbox(request: HttpRequest) -> HttpResponse:
         chosen = form.valid_filters().get("assignee")
         if chosen and chosen != request.user.pk:
             assignee = User.objects.get(pk=chosen)
+    if request.GET.get("format") == "csv":  # every open task of the inbox, snoozed ones marked
+        return csv_stream_response(
+            tenant=request.tenant,
+            name="tasks",
+            header=queries.TEAM_QUEUE_CSV_HEADER,
+            rows=queries.team_queue_csv_rows(tenant=request.tenant, today=today, assignee_id=assignee.pk),
+        )
     context = {
         "nav": "tasks",
         "form": form,

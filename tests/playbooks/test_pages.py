@@ -18,6 +18,7 @@ from accounts.services import tenant_today
 from health.models import Band, HealthSnapshot
 from health.services import health_config_active
 from playbooks.models import Episode, Task, TaskStatus, TaskTemplate, Trigger, TriggerKind
+from tests.downloads import csv_text
 
 from ..factories import AccountFactory
 from .page_factories import PlaybookFactory, TaskFactory, TriggerFactory
@@ -70,6 +71,20 @@ def test_the_inbox_splits_overdue_today_and_upcoming_and_hides_snoozed(client_fo
     assert "1 snoozed" in page
     assert "Bea&#x27;s own task" not in page
     assert "Bea's own task" not in page
+
+
+def test_the_inbox_exports_its_own_tasks_as_csv_and_never_a_teammates(client_for, bob, bea, bobs_tasks):
+    page = client_for(bob).get(reverse("playbooks:inbox")).content.decode()
+    assert "format=csv" in page
+    # bob asks for bea's: a CSM has no filter, so his own come back.
+    response = client_for(bob).get(reverse("playbooks:inbox"), {"format": "csv", "assignee": bea.pk})
+    rows = list(csv.reader(io.StringIO(csv_text(response))))
+
+    assert rows[0][:2] == ["account", "task"]
+    tasks = {row[1]: row for row in rows[1:]}
+    assert set(tasks) == {"Recover the sponsor", "Send the recap", "Plan the QBR", "Snoozed one"}
+    assert tasks["Recover the sponsor"][5] == "3"  # days overdue
+    assert tasks["Snoozed one"][6]  # snoozed until
 
 
 def test_the_navigation_badge_counts_overdue_and_due_today(client_for, bob, bobs_tasks):
