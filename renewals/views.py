@@ -465,9 +465,19 @@ def expansion_list(request: HttpRequest, account_id: int) -> HttpResponse:
     if request.method == "POST" and _save_expansion(request, form, account):
         messages.success(request, "Opportunity added.")
         return _to_expansion_list(request, account)
+    opportunities = queries.expansion_opportunities(tenant=request.tenant, account=account)
+    if request.method == "GET" and request.GET.get("format") == "csv":
+        return queries.csv_response(
+            f"expansion-{account.pk}.csv",
+            ["kind", "product", "arr", "stage", "expected close", "owner"],
+            (
+                [o.get_kind_display(), o.product.name, o.arr, o.get_stage_display(), o.expected_close, o.owner or ""]
+                for o in opportunities
+            ),
+        )
     context = {
         "account": account,
-        "opportunities": queries.expansion_opportunities(tenant=request.tenant, account=account),
+        "opportunities": opportunities,
         "form": form,
         "can_edit": can_edit,
     }

@@ -11,6 +11,7 @@ from django_scopes import scopes_disabled
 
 from accounts.services import tenant_today
 from renewals.models import ExpansionKind, ExpansionOpportunity, ExpansionStage, ForecastCategory
+from tests.downloads import csv_text
 
 from ..factories import AccountFactory, ProductFactory
 from .factories import ExpansionOpportunityFactory, RenewalFactory
@@ -111,6 +112,9 @@ def test_the_owner_adds_an_opportunity(client_for, bob, account, product):
     assert "Cross-sell" in page
     assert "$15,000" in page
     assert "Qualified" in page
+    exported = csv_text(client_for(bob).get(_list_url(account), {"format": "csv"})).splitlines()
+    assert exported[0] == "kind,product,arr,stage,expected close,owner"
+    assert exported[1].startswith(f"Cross-sell,{product.name},15000")
 
 
 def test_an_htmx_add_redirects_the_whole_page(client_for, bob, account, product):
