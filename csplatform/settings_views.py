@@ -19,6 +19,7 @@ from accounts import segments as segment_services
 from accounts.models import Account, Segment
 
 from . import services
+from .exports import csv_stream_response
 from .forms import MemberInviteForm, MembershipRemoveForm, MembershipRoleForm, TenantDetailsForm
 from .models import Membership, Role, Tenant
 from .rendering import htmx_partial, render_page
@@ -176,7 +177,15 @@ def _member_of_tenant(request: HttpRequest, membership_id: int) -> Membership:
 @role_required(Role.ADMIN)
 @require_safe
 def member_list(request: HttpRequest) -> HttpResponse:
-    return render_page(request, MEMBER_LIST, _member_list_context(request), partial="section")
+    context = _member_list_context(request)
+    if request.GET.get("format") == "csv":
+        return csv_stream_response(
+            tenant=request.tenant,
+            name="members",
+            header=["name", "e-mail", "role", "accounts owned"],
+            rows=([m.user.full_name, m.user.email, m.get_role_display(), m.account_count] for m in context["members"]),
+        )
+    return render_page(request, MEMBER_LIST, context, partial="section")
 
 
 @role_required(Role.ADMIN)

@@ -14,6 +14,7 @@ from django_scopes import scopes_disabled
 from accounts.models import Account, Segment, TouchModel
 from csplatform import settings_urls
 from csplatform.models import Membership, Role, Tenant, User
+from tests.downloads import csv_text
 from tests.factories import AccountFactory, MembershipFactory
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -306,6 +307,9 @@ def test_the_member_list_shows_roles_accounts_and_who_has_not_joined(client_for,
     assert set(rows) == {"alice@acme.example", "bob@acme.example", "bea@acme.example", "new@acme.example"}
     assert rows["bob@acme.example"].account_count == 1
     assert response.content.decode().count("Invited, not joined yet") == 1
+    exported = csv_text(client_for(alice).get(reverse("settings:members"), {"format": "csv"})).splitlines()
+    assert exported[0] == "name,e-mail,role,accounts owned"
+    assert sorted(line.split(",")[1] for line in exported[1:]) == sorted(rows)  # this tenant's members only
 
 
 def invite(client: Client, **data):
