@@ -16,7 +16,7 @@ from csplatform.forms import BootstrapFormMixin, FastSelectMultiple
 from csplatform.models import Tenant, User
 
 from .models import Account, Activity, ActivityKind, Contact, Segment
-from .services import contact_reports_to_check
+from .services import ACCOUNT_FACTS, contact_reports_to_check
 
 # DOMAIN.md §8: every touch has a purpose, and "just checking in" is not one.
 NOT_A_PURPOSE = {"checking in", "just checking in", "check in", "touching base", "touch base", "catch up", "catchup"}
@@ -166,17 +166,7 @@ class AccountForm(BootstrapFormMixin, forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = [
-            "name",
-            "domain",
-            "industry",
-            "employee_count",
-            "lifecycle_stage",
-            "customer_since",
-            "segment",
-            "segment_pinned",
-            "owner",
-        ]
+        fields = list(ACCOUNT_FACTS)
         widgets = {"customer_since": DateInput()}
         labels = {"segment_pinned": "Pin this segment"}
 

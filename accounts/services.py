@@ -111,6 +111,20 @@ def can_reassign_account_owner(membership: Membership, account: Account) -> bool
 KEY_CONTACT_ROLES = frozenset({ContactRole.CHAMPION, ContactRole.EXECUTIVE_SPONSOR})
 
 
+# The facts ``account_update`` sets (the edit form's fields, and what the API may change).
+ACCOUNT_FACTS = (
+    "name",
+    "domain",
+    "industry",
+    "employee_count",
+    "lifecycle_stage",
+    "customer_since",
+    "segment",
+    "segment_pinned",
+    "owner",
+)
+
+
 def account_update(
     *,
     account: Account,
@@ -141,20 +155,7 @@ def account_update(
     account.segment_pinned = segment_pinned
     account.owner = owner
     with transaction.atomic():
-        account.save(
-            update_fields=[
-                "name",
-                "domain",
-                "industry",
-                "employee_count",
-                "lifecycle_stage",
-                "customer_since",
-                "segment",
-                "segment_pinned",
-                "owner",
-                "updated_at",
-            ]
-        )
+        account.save(update_fields=[*ACCOUNT_FACTS, "updated_at"])
         if not segment_pinned:
             segments_assign(
                 tenant=account.tenant, accounts=Account.objects.filter(tenant=account.tenant, pk=account.pk)

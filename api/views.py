@@ -17,7 +17,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from accounts.models import Account, Activity, Contact
-from accounts.services import account_update, activity_log, contact_save
+from accounts.services import ACCOUNT_FACTS, account_update, activity_log, contact_save
 from csplatform.tenancy import tenant_scope
 from health.models import HealthScore
 from playbooks.models import Task
@@ -121,20 +121,7 @@ class AccountViewSet(
 
     def perform_update(self, serializer):
         account, data = serializer.instance, serializer.validated_data
-        facts = {
-            name: data.get(name, getattr(account, name))
-            for name in (
-                "name",
-                "domain",
-                "industry",
-                "employee_count",
-                "lifecycle_stage",
-                "customer_since",
-                "segment",
-                "segment_pinned",
-                "owner",
-            )
-        }
+        facts = {name: data.get(name, getattr(account, name)) for name in ACCOUNT_FACTS}
         account_update(account=account, **facts)
         if "external_id" in data:
             services.external_id_set(instance=account, external_id=data["external_id"])

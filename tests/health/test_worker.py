@@ -14,15 +14,7 @@ from health import services
 from health.models import BandChange, HealthScore, HealthSnapshot
 from health.tasks import recompute_accounts
 from tests.factories import AccountFactory
-
-
-def _wait_for(condition, timeout: float) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s")
+from tests.workers import wait_for
 
 
 @pytest.mark.django_db(transaction=True)
@@ -35,14 +27,14 @@ def test_an_event_changes_the_score_through_a_real_worker_and_a_task_run_twice_d
     with tenant_scope(tenant_a):
         services.survey_response_record(tenant=tenant_a, account=account, kind="nps", score=10, responded_on=today)
     with scopes_disabled():
-        _wait_for(lambda: HealthScore.objects.filter(account=account).exists(), 10)
+        wait_for(lambda: HealthScore.objects.filter(account=account).exists(), 10)
         before = HealthScore.objects.get(account=account).breakdown["nps:raw"]
 
     started = time.monotonic()
     with tenant_scope(tenant_a):
         services.survey_response_record(tenant=tenant_a, account=account, kind="nps", score=0, responded_on=today)
     with scopes_disabled():
-        _wait_for(lambda: HealthScore.objects.get(account=account).breakdown["nps:raw"] != before, 10)
+        wait_for(lambda: HealthScore.objects.get(account=account).breakdown["nps:raw"] != before, 10)
     elapsed = time.monotonic() - started
     print(f"event to new score: {elapsed:.2f} s")
     assert elapsed < 5
@@ -53,6 +45,6 @@ def test_an_event_changes_the_score_through_a_real_worker_and_a_task_run_twice_d
         succeeded = sum("succeeded" in line for line in worker)
         recompute_accounts.delay(tenant_id=tenant_a.pk, account_ids=[account.pk])
         recompute_accounts.delay(tenant_id=tenant_a.pk, account_ids=[account.pk])
-        _wait_for(lambda: sum("succeeded" in line for line in worker) >= succeeded + 2, 15)
+        wait_for(lambda: sum("succeeded" in line for line in worker) >= succeeded + 2, 15)
         assert (HealthScore.objects.count(), HealthSnapshot.objects.count(), BandChange.objects.count()) == counts
         assert HealthSnapshot.objects.filter(account=account, day=today).count() == 1

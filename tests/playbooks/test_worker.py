@@ -15,17 +15,9 @@ from health import services
 from playbooks.models import Episode, Task, TaskStatus, TriggerKind
 from tests.factories import AccountFactory
 from tests.health.factories import UsageDayFactory
+from tests.workers import wait_for
 
 from .factories import PlaybookFactory, TaskTemplateFactory, TriggerFactory
-
-
-def _wait_for(condition, timeout: float) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -45,7 +37,7 @@ def test_a_usage_drop_puts_the_task_in_the_owners_inbox_through_a_real_worker(te
         services.usage_day_record(tenant=tenant_a, account=account, day=today, active_users=0, licensed_seats=100)
 
     with scopes_disabled():
-        _wait_for(lambda: Task.objects.filter(account=account).exists(), 20)
+        wait_for(lambda: Task.objects.filter(account=account).exists(), 20)
         elapsed = time.monotonic() - started
         print(f"usage drop to task in the owner's inbox: {elapsed:.2f} s")
         inbox = list(Task.objects.filter(assignee=bob, status=TaskStatus.OPEN).values_list("title", "due_on"))
