@@ -245,9 +245,13 @@ class HealthScore(TenantOwned):
     contribution follow from those and ``config`` (``health.scoring.breakdown_parse`` replays
     them), so 100,000 rows do not store them. Written by ``health_recompute`` only."""
 
-    # Written for every account on each full recompute, so each index costs: tenant and config
-    # are not indexed on their own (the (tenant, band) and (tenant, score) indexes start with
-    # the tenant; versions are never deleted), and the one-to-one on account is the unique key.
+    # Rewritten for every account on each full recompute, so each index costs. An update can be
+    # "HOT" (no index touched, the new row version on the same page) when no indexed column
+    # changed and the page has room: hence the table's fillfactor of 60 (migration 0005) and
+    # no index on the score, which moves at almost every recompute (sorting by health reads
+    # every score of the tenant anyway). The band rarely moves, and its (tenant, band) index
+    # serves the band filter and stands for the tenant index; config versions are never
+    # deleted, so the config needs none; the one-to-one on account is the unique key.
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="health")
     score = models.PositiveSmallIntegerField(null=True)
@@ -265,7 +269,6 @@ class HealthScore(TenantOwned):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "band"], name="healthscore_tenant_band"),
-            models.Index(fields=["tenant", "score"], name="healthscore_tenant_score"),
         ]
 
 
@@ -275,11 +278,12 @@ class HealthSnapshot(TenantOwned):
     (``health.scoring.breakdown_contributions`` gives each measure's points of score); rows
     written before that form map each measure key to its contribution."""
 
-    # One row per account per day: the unique (tenant, account, day) key serves the tenant;
-    # the config is not indexed (versions are never deleted). The account index stays for the
-    # cascade when an account is deleted.
+    # One row per account per day, written for every account each day: the unique (tenant,
+    # account, day) key is the only index besides the primary key. It serves the tenant and
+    # the account's reads; config versions are never deleted; and accounts are never deleted
+    # by the app (only by platform staff in Django's admin, where the cascade may scan).
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     score = models.PositiveSmallIntegerField(null=True)
     band = models.CharField(max_length=8, choices=Band.choices, blank=True)

@@ -304,25 +304,39 @@ def bands_of(scores: pd.Series, segment_ids: pd.Series, definition: dict) -> pd.
     return pd.Series(band, index=scores.index)
 
 
-def breakdown_json(result: pd.DataFrame, definition: dict, *, with_scores: bool = False) -> str:
+def breakdown_json(result: pd.DataFrame, definition: dict) -> str:
     """Each account's stored breakdown as JSON lines (one per row of ``result``, in order): the
     account's ``touch_model`` and each enabled measure's raw value (``"<key>:raw"``, one
     decimal, ``null`` when it had no data). Points, weights and contributions are not stored:
     they follow from the raw values and the configuration version (``breakdown_parse`` replays
-    them), so the text is short. ``with_scores`` adds ``account_id``, ``band``, ``score``,
-    ``csm_score`` and ``customer_score`` to each line: the recompute sends that text to COPY as
-    it is (pandas writes it in C; no Python loop over the accounts)."""
+    them), so the text is short. pandas writes it in C: no Python loop over the accounts."""
     columns = [f"{m.key}:raw" for m in enabled_measures(definition)]
     frame = result[columns].astype(float).round(1)
     frame.insert(0, "touch_model", result["touch_model"].astype(object).where(result["touch_model"].notna(), None))
-    if with_scores:
-        for column in ("customer_score", "csm_score", "score"):
-            frame.insert(0, column, result[column].astype("Int64"))
-        frame.insert(0, "band", result["band"].astype(str))
-        frame.insert(0, "account_id", result.index.to_numpy(dtype="int64"))
     if frame.empty:
         return ""
     return frame.to_json(orient="records", lines=True, double_precision=1)
+
+
+SCORE_COLUMNS = ("score", "band", "csm_score", "customer_score")
+
+
+def scores_copy_text(result: pd.DataFrame, breakdowns: list[str]) -> str:
+    """``result``'s accounts in PostgreSQL's COPY text format, one line each: account id, score,
+    band, CSM half, customer half (``\\N`` for no score) and the breakdown (a line of
+    ``breakdown_json``). Typed columns travel as text, so the database parses only the
+    breakdown as JSON. Built column-wise by pandas' string methods."""
+    if result.empty:
+        return ""
+    text = pd.Series(result.index.to_numpy(dtype="int64"), index=result.index).astype(str)
+    for column in SCORE_COLUMNS:
+        values = result[column]
+        if column != "band":
+            values = values.astype("Int64")
+        text = text + "\t" + values.astype(str).where(values.notna(), "\\N")
+    # COPY's text format reads a backslash as an escape; JSON has one only inside a string.
+    documents = pd.Series(breakdowns, index=result.index).str.replace("\\", "\\\\", regex=False)
+    return "\n".join(text + "\t" + documents) + "\n"
 
 
 BREAKDOWN_PARTS = ("raw", "points", "weight", "contribution")

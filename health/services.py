@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -200,8 +199,11 @@ def _lock_tenant(tenant: Tenant) -> bool:
 
 
 NEW_SCORES = "health_new_scores"  # the new scores, compared with the current ones
-NEW_DOCS = "health_new_docs"  # PostgreSQL: one JSON document per account, as COPY sent it
-SCORE_KEYS = ("account_id", "band", "score", "csm_score", "customer_score")
+NEW_DOCS = "health_new_docs"  # the new scores and breakdowns, as COPY sent them
+
+
+def _int_or_none(value) -> int | None:
+    return None if pd.isna(value) else int(value)
 
 
 def _scores_write(
@@ -215,9 +217,10 @@ def _scores_write(
 ) -> int:
     """Write the scores of ``result``: four set-based statements whatever the number of accounts.
 
-    1. Load: on PostgreSQL pandas writes one JSON document per account (``to_json`` in C: the
-       account id, score, band, halves and the stored breakdown) and COPY sends that text as is
-       into a temporary ``jsonb`` table; SQLite gets the same rows by ``executemany``.
+    1. Load: on PostgreSQL pandas writes one line per account (``scores_copy_text``: the
+       account id, score, band and halves as text, the breakdown as JSON from ``to_json`` in C)
+       and COPY sends that text as is into a temporary table; SQLite gets the same rows by
+       ``executemany``.
     2. ``CREATE TEMPORARY TABLE … AS`` joins them with the current scores (a hash join): each
        account's previous band and score, its ``change_7d`` (against the latest snapshot a week
        old or older, one index probe) and whether anything differs at all.
@@ -231,34 +234,28 @@ def _scores_write(
     as empty scanned it once per row, and a first recompute of 100,000 accounts took minutes."""
     postgres = connection.vendor == "postgresql"
     distinct, same = ("IS DISTINCT FROM", "IS NOT DISTINCT FROM") if postgres else ("IS NOT", "IS")
-    documents = scoring.breakdown_json(result, config.definition, with_scores=True)
+    breakdowns = scoring.breakdown_json(result, config.definition).splitlines()
     week_ago = as_of - dt.timedelta(days=7)
     with connection.cursor() as cursor:
         for table in (NEW_DOCS, NEW_SCORES):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {NEW_DOCS} (account_id bigint NOT NULL, score smallint, band varchar(8) NOT NULL, "
+            f"csm_score smallint, customer_score smallint, breakdown {'jsonb' if postgres else 'text'} NOT NULL)"
+        )
         if postgres:
-            cursor.execute(f"CREATE TEMPORARY TABLE {NEW_DOCS} (doc jsonb NOT NULL)")
             with cursor.copy(f"COPY {NEW_DOCS} FROM STDIN") as copy_in:
-                copy_in.write(documents)  # JSON lines: no tab, backslash or newline inside a line
-            keys = "{" + ",".join(SCORE_KEYS) + "}"
-            source = (
-                "(SELECT (doc->>'account_id')::bigint AS account_id, (doc->>'score')::smallint AS score, "  # noqa: S608
-                "doc->>'band' AS band, (doc->>'csm_score')::smallint AS csm_score, "
-                "(doc->>'customer_score')::smallint AS customer_score, "
-                f"doc - '{keys}'::text[] AS breakdown FROM {NEW_DOCS})"
-            )
+                copy_in.write(scoring.scores_copy_text(result, breakdowns))
         else:
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {NEW_DOCS} (account_id bigint NOT NULL, score smallint, "
-                "band varchar(8) NOT NULL, csm_score smallint, customer_score smallint, breakdown text NOT NULL)"
+            cursor.executemany(
+                f"INSERT INTO {NEW_DOCS} VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608
+                [
+                    (int(account_id), _int_or_none(score), band, _int_or_none(csm), _int_or_none(customer), breakdown)
+                    for (account_id, score, band, csm, customer), breakdown in zip(
+                        result[list(scoring.SCORE_COLUMNS)].itertuples(), breakdowns, strict=True
+                    )
+                ],
             )
-            rows = []
-            for line in documents.splitlines():
-                document = json.loads(line)
-                values = [document.pop(key) for key in SCORE_KEYS]
-                rows.append((values[0], values[2], values[1], values[3], values[4], json.dumps(document)))
-            cursor.executemany(f"INSERT INTO {NEW_DOCS} VALUES (%s, %s, %s, %s, %s, %s)", rows)  # noqa: S608
-            source = NEW_DOCS
         unchanged = " AND ".join(
             f"s.{column} {same} x.{column}" for column in ("score", "band", "csm_score", "customer_score", "breakdown")
         )
@@ -269,7 +266,7 @@ def _scores_write(
             "AS change_7d, s.band AS old_band, s.score AS old_score, s.as_of AS old_as_of, "
             "s.change_7d AS old_change_7d, "
             f"(s.account_id IS NOT NULL AND s.as_of = %s AND s.config_id = %s AND {unchanged}) AS same "
-            f"FROM {source} x LEFT JOIN health_healthscore s ON s.account_id = x.account_id",
+            f"FROM {NEW_DOCS} x LEFT JOIN health_healthscore s ON s.account_id = x.account_id",
             [tenant.pk, week_ago, as_of, config.pk],
         )
         cursor.execute(f"DROP TABLE {NEW_DOCS}")

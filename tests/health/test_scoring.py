@@ -320,3 +320,20 @@ def test_validation_names_the_field_weights_that_do_not_add_up_and_unordered_thr
     assert "customer.weights" in errors
     assert "ascending" in errors["review.thresholds"]
     assert "yellow < green" in errors["bands"]
+
+
+def test_the_copy_text_carries_missing_scores_as_null_and_the_breakdown_verbatim():
+    result = pd.DataFrame(
+        {
+            "score": pd.array([55, None], dtype="Int64"),
+            "band": ["yellow", ""],
+            "csm_score": pd.array([60, None], dtype="Int64"),
+            "customer_score": [float("nan"), float("nan")],
+        },
+        index=pd.Index([7, 8], name="account_id"),
+    )
+    breakdowns = ['{"touch_model":"low","nps:raw":9.0}', '{"touch_model":"a\\\\b","nps:raw":null}']
+    lines = scoring.scores_copy_text(result, breakdowns).splitlines()
+    assert lines[0].split("\t") == ["7", "55", "yellow", "60", "\\N", breakdowns[0]]
+    # COPY reads "\\" as one backslash, so the stored JSON is the one pandas wrote.
+    assert lines[1].split("\t") == ["8", "\\N", "", "\\N", "\\N", breakdowns[1].replace("\\", "\\\\")]
