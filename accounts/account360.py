@@ -10,12 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Prefetch, Sum
+from django.db.models import F, Sum, Value
 from django.http import HttpRequest
 
-from csplatform.models import Tenant, User
+from csplatform.models import Tenant
+from csplatform.rendering import url_for_each
 
-from .models import Account, Activity, Contact, ContactLevel
+from .models import Account, Activity, ActivityContact, ActivityTeamMember, Contact, ContactLevel
 from .services import can_edit_account, tenant_today
 
 TIMELINE_PAGE_SIZE = 25
@@ -130,20 +131,37 @@ def timeline_window(
     *, tenant: Tenant, account: Account, offset: int = 0, limit: int = TIMELINE_PAGE_SIZE
 ) -> TimelineWindow:
     """``limit`` of the account's activities, newest first, from ``offset``, with our people
-    and their contacts: three queries whatever the window holds."""
+    and their contacts: two queries whatever the window holds."""
     activities = list(
         Activity.objects.filter(tenant=tenant, account=account)
-        .prefetch_related(
-            # Only what the timeline prints: names, not every column of users and contacts.
-            Prefetch("team", queryset=User.objects.only("full_name", "email")),
-            Prefetch("contacts", queryset=Contact.objects.only("name")),
-        )
+        .only("kind", "occurred_at", "purpose", "summary", "next_step", "next_step_due")
         .order_by("-occurred_at", "-pk")[offset : offset + limit + 1]
     )
     has_more = len(activities) > limit
-    return TimelineWindow(
-        activities=activities[:limit], offset=offset, next_offset=offset + limit if has_more else None
+    activities = activities[:limit]
+    # Only what the timeline prints, the names of our people and of their contacts, in one
+    # query of plain rows: two prefetches built model instances for every name.
+    ids = [activity.pk for activity in activities]
+    team = (
+        ActivityTeamMember.objects.filter(tenant=tenant, activity_id__in=ids)
+        .annotate(ours=Value(True), name=F("user__full_name"), email=F("user__email"))
+        .values_list("activity_id", "ours", "name", "email")
     )
+    theirs = (
+        ActivityContact.objects.filter(tenant=tenant, activity_id__in=ids)
+        .annotate(ours=Value(False), name=F("contact__name"), email=Value(""))
+        .values_list("activity_id", "ours", "name", "email")
+    )
+    team_names: dict[int, list[str]] = defaultdict(list)
+    contact_names: dict[int, list[str]] = defaultdict(list)
+    if ids:
+        # By name, as User's and Contact's default orderings had them (users then by e-mail).
+        for activity_id, ours, name, email in team.union(theirs, all=True).order_by("name", "email"):
+            (team_names if ours else contact_names)[activity_id].append(name or email)
+    for activity in activities:
+        activity.team_names = team_names.get(activity.pk, [])
+        activity.contact_names = contact_names.get(activity.pk, [])
+    return TimelineWindow(activities=activities, offset=offset, next_offset=offset + limit if has_more else None)
 
 
 # --- What each piece of the page needs ---------------------------------------------------
@@ -162,9 +180,15 @@ def header_context(request: HttpRequest, account: Account) -> dict:
 def contacts_context(request: HttpRequest, account: Account) -> dict:
     """Contacts by level, departed contacts and the org map, from one query."""
     contacts = account_contacts(tenant=request.tenant, account=account)
+    can_edit = can_edit_account(request.membership, account)
+    if can_edit:
+        edit_url = url_for_each("accounts:contact_edit", "contact_id", account_id=account.pk)
+        left_url = url_for_each("accounts:contact_left", "contact_id", account_id=account.pk)
+        for contact in contacts:
+            contact.edit_url, contact.left_url = edit_url(contact.pk), left_url(contact.pk)
     return {
         "account": account,
-        "can_edit": can_edit_account(request.membership, account),
+        "can_edit": can_edit,
         "contact_groups": contacts_by_level(contacts),
         "departed_contacts": departed_contacts(contacts),
         "org_tree": org_tree(contacts),

@@ -30,6 +30,7 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from csplatform.models import Tenant, User
+from csplatform.rendering import url_for_each
 
 from .members import MemberField, member_choices
 from .models import Account, LifecycleStage, Segment
@@ -284,6 +285,7 @@ def portfolio_context(request: HttpRequest, *, mine: bool) -> dict:
     open_tasks = import_string("playbooks.queries.open_task_counts")(tenant=tenant, account_ids=[a.pk for a in page])
     for account in page:
         account.open_task_count = open_tasks.get(account.pk, 0)
+    detail_url = url_for_each("accounts:detail", "account_id")
     return {
         "form": form,
         "mine": mine,
@@ -292,7 +294,7 @@ def portfolio_context(request: HttpRequest, *, mine: bool) -> dict:
         "headers": table_headers(sort_key, descending),
         "totals": totals,
         "page": page,
-        "rows": [(account, account.days_to_renewal(today)) for account in page],
+        "rows": [(account, account.days_to_renewal(today), detail_url(account.pk)) for account in page],
     }
 
 

@@ -15,11 +15,19 @@ for the whole tenant ``--repeat`` times, printing each trigger's seconds and the
 the first run fires everything at once; without it every run is a repeat (nothing may fire).
 Tech-touch e-mails are recorded with their recipient; rendering and sending them is a separate
 Celery task after commit (``send_automated_emails``), not part of these figures.
+
+``--workers N`` measures what production does with a tenant's evaluation: ``evaluate_tenant``
+queues one ``evaluate_trigger`` task per trigger, and a worker's N processes (Celery's default
+concurrency is the number of cores; prefetch 1, so a free process takes the next task) each
+run one trigger at a time. Here N forked processes, each with its own database connection,
+take the triggers in the order the tasks are queued and run the same engine call as the task
+(sending left out as above); the time is wall time from the first to the last trigger done.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import time
@@ -41,7 +49,7 @@ from csplatform.models import Membership, Role, Tenant  # noqa: E402
 from csplatform.tenancy import tenant_scope  # noqa: E402
 from health.models import UsageDay  # noqa: E402
 from playbooks.demo import playbooks_create_defaults  # noqa: E402
-from playbooks.engine import playbooks_evaluate  # noqa: E402
+from playbooks.engine import EvaluationResult, TriggerOutcome, playbooks_evaluate  # noqa: E402
 from playbooks.models import Trigger  # noqa: E402
 
 EXTRA_SQL = [
@@ -121,6 +129,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes, one trigger each at a time (1: all in this one)"
+    )
+    parser.add_argument(
         "--fresh",
         action="store_true",
         help="delete the tenant's episodes, tasks and automated e-mails first (not timed), so run 1 fires everything",
@@ -146,10 +157,13 @@ def main() -> None:
             print(f"episodes, tasks and automated e-mails deleted in {time.perf_counter() - started:.1f} s (not timed)")
         live = tenant_accounts(tenant)
         triggers = Trigger.objects.filter(tenant=tenant, enabled=True).count()
-        print(f"{live:,} live accounts, {triggers} enabled triggers; load average {load()}")
+        print(f"{live:,} live accounts, {triggers} enabled triggers, {args.workers} worker(s); load average {load()}")
         for run in range(1, args.repeat + 1):
             started = time.perf_counter()
-            result = playbooks_evaluate(tenant=tenant, send_emails=False)  # sending is its own task
+            if args.workers > 1:
+                result = evaluate_in_workers(tenant, args.workers)
+            else:
+                result = playbooks_evaluate(tenant=tenant, send_emails=False)  # sending is its own task
             total = time.perf_counter() - started
             print(
                 f"run {run}: {total:.2f} s in all; {result.opened:,} episodes opened, {result.tasks:,} tasks, "
@@ -162,6 +176,24 @@ def main() -> None:
                 )
             if run > 1 or not args.fresh:
                 print(f"    run {run} created {result.tasks} tasks and {result.emails} e-mails (must be 0)")
+
+
+def evaluate_in_workers(tenant: Tenant, workers: int) -> EvaluationResult:
+    """As ``playbooks.tasks.evaluate_tenant`` and ``evaluate_trigger`` through a worker with
+    ``workers`` processes: every trigger of the tenant in id order, a free process taking the
+    next one."""
+    trigger_ids = list(Trigger.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True))
+    connection.close()  # each process opens its own
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        outcomes = pool.imap(_evaluate_trigger, [(tenant.pk, trigger_id) for trigger_id in trigger_ids], chunksize=1)
+        return EvaluationResult(triggers=[outcome for outcome_list in outcomes for outcome in outcome_list])
+
+
+def _evaluate_trigger(job: tuple[int, int]) -> list[TriggerOutcome]:
+    tenant_id, trigger_id = job
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant):
+        return playbooks_evaluate(tenant=tenant, trigger_ids=[trigger_id], send_emails=False).triggers
 
 
 def tenant_accounts(tenant: Tenant) -> int:

@@ -6,9 +6,12 @@ Usage (PostgreSQL; seeds the 100,000-account demo tenant when the database is em
     createdb -h 127.0.0.1 -U postgres csplatform_bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/csplatform_bench .venv/bin/python bench/portfolio_load.py
 
-It serves the app with gunicorn on 127.0.0.1:8765 and drives each page with Debian's `hey`
-(apt-get install hey) on loopback. Both share this machine's two cores, so the figures include
-the load generator's own CPU use. Query counts are measured in-process with the same pages.
+It uses the local Redis (``REDIS_URL``, default redis://127.0.0.1:6379/0, keys prefixed
+``bench-portfolio-<database>``) as the shared cache, as a deployment does: sessions, the
+signed-in identity and the member picker's version live there. It serves the app with gunicorn
+on 127.0.0.1:8765 and drives each page with Debian's `hey` (apt-get install hey) on loopback.
+Both share this machine's two cores, so the figures include the load generator's own CPU use.
+Query counts are measured in-process with the same pages.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from importlib import import_module
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +32,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "csplatform.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/csplatform_bench")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# As deployed: Redis as the shared cache (sessions, the signed-in identity, the member picker's
+# version). Without it the pages fall back to the database for each of those.
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"bench-portfolio-{os.environ['DATABASE_URL'].rsplit('/', 1)[-1]}")
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
@@ -50,8 +58,8 @@ def pick_pages() -> tuple[dict[str, str], list[tuple[str, str, str]]]:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.db.models import Count
     from django_scopes import scopes_disabled
 
@@ -80,9 +88,9 @@ def pick_pages() -> tuple[dict[str, str], list[tuple[str, str, str]]]:
         total = Account.objects.filter(tenant_id=tenant_id).count()
 
     def session_for(user) -> str:
-        store = SessionStore()
+        store = import_module(settings.SESSION_ENGINE).SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store["active_tenant_id"] = tenant_id
         store.create()

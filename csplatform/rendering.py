@@ -1,8 +1,13 @@
 """One URL per page; an htmx request (not a boosted one) gets only the named partial of the
 same template, so the full page and the swap can never drift apart."""
 
+from collections.abc import Callable
+
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import reverse
+
+_ID_MARKER = "987654321987654321"
 
 
 def htmx_partial(request: HttpRequest) -> bool:
@@ -21,3 +26,11 @@ def render_page(
     response = TemplateResponse(request, name, context, status=status)
     response["Vary"] = "HX-Request"
     return response
+
+
+def url_for_each(viewname: str, id_kwarg: str, **kwargs) -> Callable[[int], str]:
+    """``reverse(viewname, kwargs={**kwargs, id_kwarg: pk})`` for each row of a list at the cost
+    of one ``reverse``: ``{% url %}`` in a loop resolves the pattern again for every row, which
+    was a visible share of a page of 50 accounts."""
+    head, tail = reverse(viewname, kwargs={**kwargs, id_kwarg: int(_ID_MARKER)}).split(_ID_MARKER)
+    return lambda pk: f"{head}{int(pk)}{tail}"

@@ -95,6 +95,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     SILENCED_SYSTEM_CHECKS = ["models.W039"]
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # A "SELECT 1" before a request's first query on a kept connection: about 0.4 ms wall and
+    # 0.08 ms of the web process's CPU (measured 2026-11-24), 1% of a page. Kept: without it the
+    # first request of each worker after a PostgreSQL restart or failover fails.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Iterating a queryset must not open a server-side cursor: three round trips instead of
     # one, and unusable behind a transaction-pooling PgBouncer.
@@ -130,6 +133,10 @@ else:
         # to a second more than it needs to (health: the score should show within 2 s).
         "polling_interval": 0.2,
     }
+# Whether every web process reads the same cache. Caches that must take effect in every process
+# at once (a sign-out, a role change) are only used then; per-process local memory would let
+# one process keep serving what another has revoked.
+SHARED_CACHE = bool(REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
 # One queue per installation by default; concurrent test runs sharing a Redis give each its own.
@@ -157,6 +164,14 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Auth -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "csplatform.User"
+# The model backend with the signed-in user and their memberships read from the shared cache
+# (csplatform.tenancy.identity): no user or membership query on each page.
+AUTHENTICATION_BACKENDS = ["csplatform.tenancy.CachedModelBackend"]
+# Sessions stay server-side, so signing out (or an admin deleting a session) revokes them at
+# once: signed-cookie sessions would save the same query but stay valid until they expire,
+# whatever happens on the server. With a shared cache a session is read from it and written
+# through to the database; without one (the embedded run), from the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if SHARED_CACHE else "django.contrib.sessions.backends.db"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

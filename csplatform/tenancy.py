@@ -1,4 +1,4 @@
-"""Where the active tenant lives and how it gets there.
+"""Where the active tenant lives and how it gets there, and who is signed in.
 
 The active tenant is held in one context variable: django-scopes' state, entered through
 ``tenant_scope``. Three places enter it: ``TenantMiddleware`` for web requests (from the
@@ -7,21 +7,35 @@ tenant-owned model's manager reads it and raises ``ScopeError`` when none is act
 
 Escapes are ``scopes_disabled()`` and appear only in migrations, the admin, management
 commands and beat fan-out: ``git grep scopes_disabled`` lists them.
+
+Every page needs the signed-in user and their memberships (with each tenant). With a cache
+every process shares (``settings.SHARED_CACHE``: Redis) both come from one cache read instead
+of two queries: ``identity`` keeps them against a per-user version that any save or delete of
+the user, one of their memberships or one of their tenants replaces (signals, connected in
+``CsplatformConfig.ready``), so a role change, a removal or a deactivation counts from the next
+request. Writes that bypass signals (``QuerySet.update``, ``bulk_create``) must call
+``identity_changed`` themselves; the demo seeders only write new tenants' rows, which no one has
+signed in to yet.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django_scopes import get_scope, scope
 
-from .models import Membership, Role, Tenant
+from .models import Membership, Role, Tenant, User
 
 if TYPE_CHECKING:
     from django.db.models import Model, QuerySet
@@ -46,7 +60,97 @@ def active_tenant_id() -> int | None:
 
 
 def memberships_of(user) -> list[Membership]:
+    """The user's memberships with their tenants, by tenant name: the ones ``identity`` loaded
+    with the user when it did (``CachedModelBackend``), else one query."""
+    loaded = getattr(user, "_tenancy_memberships", None)
+    if loaded is not None:
+        return loaded
     return list(Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name"))
+
+
+# --- The signed-in identity, cached (see the module docstring) ------------------------------
+
+IDENTITY_KEY = "tenancy:identity:{user_id}"
+IDENTITY_VERSION_KEY = "tenancy:identity:v:{user_id}"
+IDENTITY_TTL = 60 * 60 * 24
+
+
+def identity(user_id: int) -> tuple[User | None, list[Membership]]:
+    """The user (None if there is no such user) and their memberships with tenants, by tenant
+    name. One cache read when cached under the user's current version, else two queries. The
+    version is read before the rows, so rows read while a change commits are stored under a
+    version that the change's after-commit bump has already retired."""
+    version_key, key = IDENTITY_VERSION_KEY.format(user_id=user_id), IDENTITY_KEY.format(user_id=user_id)
+    if settings.SHARED_CACHE:
+        found = cache.get_many([version_key, key])
+        version, entry = found.get(version_key), found.get(key)
+        if version and entry is not None and entry[0] == version:
+            return entry[1], entry[2]
+        if version is None:
+            cache.add(version_key, uuid.uuid4().hex, IDENTITY_TTL)
+            version = cache.get(version_key)
+    user = User.objects.filter(pk=user_id).first()
+    memberships = (
+        list(Membership.objects.filter(user_id=user_id).select_related("tenant").order_by("tenant__name"))
+        if user is not None
+        else []
+    )
+    if settings.SHARED_CACHE and version:
+        cache.set(key, (version, user, memberships), IDENTITY_TTL)
+    return user, memberships
+
+
+def identity_changed(user_ids: Iterable[int]) -> None:
+    """Every process reads these users' identities afresh: now, and again once the current
+    transaction commits (a read between the two saw the old rows; the second bump retires it)."""
+    user_ids = list(user_ids)
+    if not user_ids or not settings.SHARED_CACHE:
+        return
+
+    def bump() -> None:
+        cache.set_many({IDENTITY_VERSION_KEY.format(user_id=pk): uuid.uuid4().hex for pk in user_ids}, IDENTITY_TTL)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+class CachedModelBackend(ModelBackend):
+    """Django's model backend whose per-request user lookup is ``identity``: the user comes
+    from the cache with their memberships, so ``TenantMiddleware`` needs no query either. The
+    session's auth hash is still checked against the (current) password hash, and an inactive
+    user is still refused."""
+
+    def get_user(self, user_id):
+        user, memberships = identity(user_id)
+        if user is None or not self.user_can_authenticate(user):
+            return None
+        user._tenancy_memberships = memberships
+        return user
+
+
+def _user_saved_or_deleted(sender, instance: User, **kwargs) -> None:
+    identity_changed([instance.pk])
+
+
+def _membership_saved_or_deleted(sender, instance: Membership, **kwargs) -> None:
+    identity_changed([instance.user_id])
+
+
+def _tenant_saved_or_deleted(sender, instance: Tenant, created: bool = False, **kwargs) -> None:
+    if not created:  # a new tenant has no members yet
+        identity_changed(Membership.objects.filter(tenant_id=instance.pk).values_list("user_id", flat=True))
+
+
+def connect_signals() -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    for model, receiver in (
+        (User, _user_saved_or_deleted),
+        (Membership, _membership_saved_or_deleted),
+        (Tenant, _tenant_saved_or_deleted),
+    ):
+        post_save.connect(receiver, sender=model, dispatch_uid=f"tenancy.identity.{model.__name__}.saved")
+        post_delete.connect(receiver, sender=model, dispatch_uid=f"tenancy.identity.{model.__name__}.deleted")
 
 
 class TenantMiddleware:

@@ -89,6 +89,7 @@ def health_card(*, tenant: Tenant, account: Account, today: dt.date) -> HealthCa
     pulse = (
         Pulse.objects.filter(tenant=tenant, account=account, set_on__lte=today, expires_on__gte=today)
         .select_related("set_by")
+        .defer(*(f"set_by__{name}" for name in ("password", "last_login", "is_superuser", "is_staff", "date_joined")))
         .order_by("-set_on", "-created_at", "-pk")
         .first()
     )

@@ -9,11 +9,14 @@ evaluated in one transaction under an advisory lock on the trigger (PostgreSQL),
 evaluation waits and then sees the first one's episodes instead of reading a stale picture.
 When the condition stops holding the episode is cleared and the trigger re-arms for the account.
 
-Set-based end to end: per trigger one query for the matching accounts, one for the open
-episodes, one update (cleared), one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` (opened),
-one ``INSERT … SELECT`` of the tasks joining the playbook's steps (assignee and due date in SQL)
-and one of the tech-touch e-mails (recipient in SQL), whatever the number of accounts: no row is
-built in Python. E-mails are rendered by the sender after commit, never under the trigger lock.
+Set-based end to end: per trigger one query for the matching accounts (with their segment),
+one for the open episodes, one update (cleared), one ``INSERT … SELECT … ON CONFLICT DO NOTHING
+RETURNING`` (opened), one ``INSERT … SELECT`` of the tasks from the returned (episode, account)
+pairs at accounts with a CSM joining the playbook's steps (assignee and due date in SQL) and
+one of the e-mails from the pairs at tech-touch accounts (recipient in SQL), whatever the
+number of accounts: no row is built in Python. E-mails are rendered by the sender after
+commit, never under the trigger lock. Triggers are independent transactions, so a tenant's
+evaluation runs as one worker task per trigger (``playbooks.tasks.evaluate_tenant``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.template import Context, Template
 from django.utils import timezone
 
@@ -107,6 +111,7 @@ def playbooks_evaluate(
     now: dt.datetime | None = None,
     send_emails: bool = True,
     backdate: Backdate | None = None,
+    trigger_ids: Iterable[int] | None = None,
 ) -> EvaluationResult:
     """Evaluate every enabled trigger of ``tenant`` (at ``account_ids`` only, when given) on
     ``today`` (the tenant's today by default): open an episode where a condition started
@@ -116,33 +121,38 @@ def playbooks_evaluate(
     episodes whose condition no longer holds, and those of disabled triggers. Idempotent and
     safe to run concurrently: nothing fires twice for one episode. ``send_emails=False``
     records the automated e-mails without sending them, and ``backdate`` records what fires as
-    having fired days earlier (both for the demo seed)."""
+    having fired days earlier (both for the demo seed). ``trigger_ids`` limits it to those
+    triggers (``playbooks.tasks.evaluate_trigger``: one worker task per trigger)."""
     today = today or tenant_today(tenant)
     now = now or timezone.now()
     ids = sorted(set(account_ids)) if account_ids is not None else None
     result = EvaluationResult()
     if ids == []:
         return result
-    _disabled_episodes_clear(tenant=tenant, account_ids=ids, now=now)
-    triggers = list(
-        Trigger.objects.filter(tenant=tenant, enabled=True).select_related("playbook").prefetch_related("segments")
-    )
+    watched = Trigger.objects.filter(tenant=tenant)
+    if trigger_ids is not None:
+        watched = watched.filter(pk__in=list(trigger_ids))
+    _disabled_episodes_clear(tenant=tenant, triggers=watched, account_ids=ids, now=now)
+    triggers = list(watched.filter(enabled=True).select_related("playbook").prefetch_related("segments"))
     if not triggers:
         return result
     steps_of: dict[int, list[TaskTemplate]] = defaultdict(list)
     for step in TaskTemplate.objects.filter(tenant=tenant, playbook_id__in={t.playbook_id for t in triggers}):
         steps_of[step.playbook_id].append(step)
     first_leader = _first_leader(tenant)
+    # Tech-touch accounts (no CSM) get the e-mail steps, the others the task steps.
+    tech_segments = set(Segment.objects.filter(tenant=tenant, touch_model=TouchModel.TECH).values_list("pk", flat=True))
     emails = 0
     for trigger in sorted(triggers, key=lambda t: t.pk):
         started = time.perf_counter()
         with transaction.atomic():
             _lock(trigger)
-            matched = set(
+            segment_of = dict(
                 matching_accounts(tenant=tenant, trigger=trigger, today=today, account_ids=ids)
                 .order_by()
-                .values_list("pk", flat=True)
+                .values_list("pk", "segment_id")
             )
+            matched = set(segment_of)
             open_episodes = Episode.objects.filter(tenant=tenant, trigger=trigger, cleared_at__isnull=True)
             if ids is not None:
                 open_episodes = open_episodes.filter(account_id__in=ids)
@@ -152,12 +162,11 @@ def playbooks_evaluate(
                 trigger=trigger, account_ids=sorted(matched - already_open), now=now, backdate=backdate
             )
             steps = steps_of[trigger.playbook_id]
-            episode_ids = [episode_id for episode_id, _ in opened]
             tasks = _tasks_create(
                 tenant=tenant,
                 trigger=trigger,
-                episode_ids=episode_ids,
-                has_steps=any(s.action == StepAction.TASK for s in steps),
+                opened=[pair for pair in opened if segment_of[pair[1]] not in tech_segments],
+                steps=[s for s in steps if s.action == StepAction.TASK],
                 first_leader=first_leader,
                 today=today,
                 now=now,
@@ -166,7 +175,7 @@ def playbooks_evaluate(
             new_emails = _emails_record(
                 tenant=tenant,
                 trigger=trigger,
-                episode_ids=episode_ids,
+                opened=[pair for pair in opened if segment_of[pair[1]] in tech_segments],
                 has_steps=any(s.action == StepAction.EMAIL for s in steps),
                 now=now,
                 backdate=backdate,
@@ -226,9 +235,17 @@ def _stamp(
 
 
 def _lock(trigger: Trigger) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [EVALUATE_LOCK_CLASS, trigger.pk])
+    triggers_lock(trigger_ids=[trigger.pk])
+
+
+def triggers_lock(*, trigger_ids: Iterable[int]) -> None:
+    """Take the evaluation lock of each of ``trigger_ids`` until the transaction ends (waiting
+    for an evaluation of it that is running), in id order so two lockers cannot deadlock."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for trigger_id in sorted(set(trigger_ids)):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [EVALUATE_LOCK_CLASS, trigger_id])
 
 
 def _ids_source(account_ids: list[int]) -> tuple[str, object]:
@@ -237,6 +254,19 @@ def _ids_source(account_ids: list[int]) -> tuple[str, object]:
     if connection.vendor == "postgresql":
         return "SELECT ids.id FROM unnest(%s::bigint[]) AS ids(id)", account_ids
     return "SELECT value FROM json_each(%s)", json.dumps(account_ids)
+
+
+def _opened_source(opened: list[tuple[int, int]]) -> tuple[str, list]:
+    """The just-opened episodes as a row source ``e(id, account_id)`` bound as two parameters
+    (arrays; JSON pairs on SQLite): what the episodes' ``RETURNING`` gave, so the tasks and
+    e-mails need not read the episodes back."""
+    if connection.vendor == "postgresql":
+        episode_ids, account_ids = zip(*opened, strict=True)
+        return "unnest(%s::bigint[], %s::bigint[]) AS e(id, account_id)", [list(episode_ids), list(account_ids)]
+    return (
+        "(SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS account_id FROM json_each(%s)) AS e",
+        [json.dumps(opened)],
+    )
 
 
 def _episodes_open(
@@ -278,10 +308,12 @@ def _episodes_clear(*, trigger: Trigger, account_ids: list[int], now: dt.datetim
         return cursor.rowcount
 
 
-def _disabled_episodes_clear(*, tenant: Tenant, account_ids: list[int] | None, now: dt.datetime) -> int:
-    """A disabled trigger stops watching: its open episodes end, so enabling it again fires
-    wherever its condition holds then."""
-    disabled = list(Trigger.objects.filter(tenant=tenant, enabled=False).values_list("pk", flat=True))
+def _disabled_episodes_clear(
+    *, tenant: Tenant, triggers: QuerySet[Trigger], account_ids: list[int] | None, now: dt.datetime
+) -> int:
+    """A disabled trigger (of ``triggers``) stops watching: its open episodes end, so enabling
+    it again fires wherever its condition holds then."""
+    disabled = list(triggers.filter(enabled=False).values_list("pk", flat=True))
     if not disabled:
         return 0
     episodes = Episode.objects.filter(tenant=tenant, trigger_id__in=disabled, cleared_at__isnull=True)
@@ -312,49 +344,47 @@ def _date_plus_days(day: dt.date, days_column: str) -> tuple[str, list]:
 
 
 def _new_episode_steps(
-    *, tenant: Tenant, trigger: Trigger, episode_ids: list[int], tech: bool, join: str = ""
+    *, tenant: Tenant, trigger: Trigger, opened: list[tuple[int, int]], action: str, with_account: bool = False
 ) -> tuple[str, list]:
-    """FROM … WHERE of the just-opened episodes (``e``) with their account (``a``) and each of
-    the playbook's steps (``s``), at tech-touch accounts (``tech``) or at the others."""
-    source, ids = _ids_source(episode_ids)
-    touch = "= %s" if tech else "IS DISTINCT FROM %s"
-    if connection.vendor != "postgresql":
-        touch = "IS %s" if tech else "IS NOT %s"
+    """FROM … WHERE of the just-opened episodes (``e``: id, account_id), with their account
+    (``a``) if ``with_account``, and each of the playbook's steps of ``action`` (``s``). The
+    caller passes the episodes at tech-touch accounts for e-mail steps, the others for tasks."""
+    source, params = _opened_source(opened)
+    join = f"JOIN {_table(Account)} a ON a.id = e.account_id AND a.tenant_id = %s " if with_account else ""
     sql = (
-        f"FROM {_table(Episode)} e "
-        f"JOIN {_table(Account)} a ON a.id = e.account_id "
-        f"LEFT JOIN {_table(Segment)} g ON g.id = a.segment_id "
-        f"JOIN {_table(TaskTemplate)} s ON s.tenant_id = e.tenant_id AND s.playbook_id = %s AND s.action = %s "
-        f"{join} WHERE e.tenant_id = %s AND e.id IN ({source}) AND g.touch_model {touch}"
+        f"FROM {source} {join}JOIN {_table(TaskTemplate)} s "
+        "ON s.tenant_id = %s AND s.playbook_id = %s AND s.action = %s"
     )
-    action = StepAction.EMAIL.value if tech else StepAction.TASK.value
-    return sql, [trigger.playbook_id, action, tenant.pk, ids, TouchModel.TECH.value]
+    return sql, [*params, *([tenant.pk] if with_account else []), tenant.pk, trigger.playbook_id, action]
 
 
 def _tasks_create(
     *,
     tenant: Tenant,
     trigger: Trigger,
-    episode_ids: list[int],
-    has_steps: bool,
+    opened: list[tuple[int, int]],
+    steps: list[TaskTemplate],
     first_leader: int | None,
     today: dt.date,
     now: dt.datetime,
     backdate: Backdate | None = None,
 ) -> int:
-    """One task per task step for each new episode at an account with a CSM, in one
-    ``INSERT … SELECT``: the assignee is resolved in SQL (named user; the leader the owner
-    reports to, ``Membership.leader``; the owner; the tenant's first leader when there is
-    nobody), due today + the step's offset."""
-    if not episode_ids or not has_steps:
+    """One task per task step (``steps``) for each new episode in ``opened`` (episode id,
+    account id; accounts with a CSM), in one ``INSERT … SELECT``: the assignee is resolved in
+    SQL (named user; the leader the owner reports to, ``Membership.leader``; the owner; the
+    tenant's first leader when there is nobody), due today + the step's offset."""
+    if not opened or not steps:
         return 0
-    source, params = _new_episode_steps(
-        tenant=tenant,
-        trigger=trigger,
-        episode_ids=episode_ids,
-        tech=False,
-        join=f"LEFT JOIN {_table(Membership)} m ON m.tenant_id = e.tenant_id AND m.user_id = a.owner_id",
+    source, source_params = _new_episode_steps(
+        tenant=tenant, trigger=trigger, opened=opened, action=StepAction.TASK.value, with_account=True
     )
+    # The owner's membership only when a step goes to the owner's leader.
+    leader = "CAST(NULL AS bigint)"
+    if any(step.assignee_kind == AssigneeKind.OWNER_LEADER for step in steps):
+        leader = (
+            f"(SELECT m.leader_id FROM {_table(Membership)} m "  # noqa: S608
+            "WHERE m.tenant_id = a.tenant_id AND m.user_id = a.owner_id)"
+        )
     due_on, due_params = _date_plus_days(today, "s.due_offset_days")
     if backdate:
         due_on, due_params = backdate.case(
@@ -366,9 +396,9 @@ def _tasks_create(
     sql = (
         f"INSERT INTO {_table(Task)} (tenant_id, account_id, episode_id, template_id, title, purpose, guidance, "
         "assignee_id, due_on, status, snoozed_until, created_at, completed_at, completed_by_id, outcome, activity_id) "
-        "SELECT e.tenant_id, e.account_id, e.id, s.id, s.title, s.purpose, s.guidance, "
+        "SELECT a.tenant_id, e.account_id, e.id, s.id, s.title, s.purpose, s.guidance, "
         "CASE WHEN s.assignee_kind = %s AND s.assignee_user_id IS NOT NULL THEN s.assignee_user_id "
-        "WHEN s.assignee_kind = %s THEN COALESCE(m.leader_id, %s) "
+        f"WHEN s.assignee_kind = %s THEN COALESCE({leader}, %s) "
         "ELSE COALESCE(a.owner_id, %s) END, "
         f"{due_on}, %s, NULL, {created_at}, NULL, NULL, '', NULL "
         f"{source}"
@@ -384,7 +414,7 @@ def _tasks_create(
                 *due_params,
                 TaskStatus.OPEN.value,
                 *created_params,
-                *params,
+                *source_params,
             ],
         )
         return cursor.rowcount
@@ -401,19 +431,20 @@ def _emails_record(
     *,
     tenant: Tenant,
     trigger: Trigger,
-    episode_ids: list[int],
+    opened: list[tuple[int, int]],
     has_steps: bool,
     now: dt.datetime,
     backdate: Backdate | None = None,
 ) -> int:
-    """Record each e-mail step for each new episode at a tech-touch account as an
-    ``AutomatedAction`` to send, in one ``INSERT … SELECT``; the recipient is the account's
-    first active contact with an e-mail by ``RECIPIENT_ROLES`` (none: recorded, never sent).
+    """Record each e-mail step for each new episode in ``opened`` (episode id, account id; at
+    tech-touch accounts) as an ``AutomatedAction`` to send, in one ``INSERT … SELECT``; the
+    recipient is the account's first active contact with an e-mail by ``RECIPIENT_ROLES``
+    (none: recorded, never sent).
     Nothing is rendered here: the subject is the step's title until ``automated_emails_send``
     renders the e-mail, after the evaluation has committed, just before sending it."""
-    if not episode_ids or not has_steps:
+    if not opened or not has_steps:
         return 0
-    source, params = _new_episode_steps(tenant=tenant, trigger=trigger, episode_ids=episode_ids, tech=True)
+    source, params = _new_episode_steps(tenant=tenant, trigger=trigger, opened=opened, action=StepAction.EMAIL.value)
     created_at, created_params = _stamp(
         "created_at", now=now, backdate=backdate, account_column="e.account_id", model=AutomatedAction
     )
@@ -421,8 +452,8 @@ def _emails_record(
     sql = (
         f"INSERT INTO {_table(AutomatedAction)} (tenant_id, episode_id, account_id, template_id, kind, recipient, "  # noqa: S608
         "subject, body, sent_at, created_at) "
-        "SELECT e.tenant_id, e.id, e.account_id, s.id, %s, "
-        f"COALESCE((SELECT c.email FROM {_table(Contact)} c WHERE c.tenant_id = e.tenant_id "
+        "SELECT s.tenant_id, e.id, e.account_id, s.id, %s, "
+        f"COALESCE((SELECT c.email FROM {_table(Contact)} c WHERE c.tenant_id = s.tenant_id "
         "AND c.account_id = e.account_id AND c.left_on IS NULL AND c.email <> '' "
         f"ORDER BY CASE c.role {rank} ELSE 99 END, c.id LIMIT 1), ''), "
         f"SUBSTR(s.title, 1, 200), '', NULL, {created_at} {source}"

@@ -10,7 +10,31 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Account, Activity, Segment
-from csplatform.models import TenantOwned
+from csplatform.models import Tenant, TenantOwned
+
+# Episodes, tasks and automated e-mails are the high-volume rows: a first evaluation of the
+# default triggers at 100,000 accounts writes about 480,000 of them at once, and each index
+# and each foreign-key check costs per row (PostgreSQL checks a constraint at commit by
+# looking up and locking the referenced row, once per new row: 1.9 million checks took half
+# of that evaluation's time).
+#
+# - No foreign-key *constraint* (``db_constraint=False``) where the check cannot fail when the
+#   engine inserts and the parent is only deleted through Django, whose collector still
+#   cascades or sets null: the tenant (copied from the trigger, as the account's; tenants are
+#   deleted through the collector); the episode of a task or e-mail (inserted moments earlier
+#   in the same transaction, its id from RETURNING); the step (read in the same statement;
+#   ``step_delete`` waits for running evaluations of the playbook's triggers); the trigger of
+#   an episode (locked by its evaluation; only the admin deletes triggers); and the account of
+#   a task or e-mail (copied from its episode in the same transaction, whose account check
+#   is kept: if the account is deleted meanwhile, the evaluation rolls back, tasks with it).
+# - Kept: the episode's account, and the task's assignee (an evaluation racing the admin's
+#   deletion of a user fails instead of naming a user who no longer exists), about 420,000
+#   checks in that evaluation; and every constraint on a column empty in a new row (no check).
+# - No one-column index where a composite index starting with the tenant serves the app's
+#   queries, nor for deletes the app does not do (an account or a step deleted by the admin:
+#   one scan of the table). A kept constraint keeps an index on its column, or deleting many
+#   parent rows would scan the table once per row; except the assignee's (deleting a user, an
+#   admin's act and one user at a time, scans the tasks once).
 
 
 class Playbook(TenantOwned):
@@ -113,7 +137,11 @@ class Episode(TenantOwned):
     open episode (``cleared_at`` empty) per trigger and account: the partial unique constraint
     is what makes firing exactly-once even with concurrent evaluations."""
 
-    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="episodes")
+    # Constraints and indexes: see the top of the module.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
+    trigger = models.ForeignKey(
+        Trigger, on_delete=models.CASCADE, related_name="episodes", db_constraint=False, db_index=False
+    )
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     opened_at = models.DateTimeField()
     cleared_at = models.DateTimeField(null=True, blank=True)
@@ -146,14 +174,29 @@ class TaskStatus(models.TextChoices):
 class Task(TenantOwned):
     """Work for one person at one account, usually made by a playbook from a template."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="playbook_tasks")
-    episode = models.ForeignKey(Episode, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks")
-    template = models.ForeignKey(TaskTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Constraints and indexes: see the top of the module. The episode index serves the account
+    # card (an episode's tasks) and nulling the link when a trigger's episodes are deleted.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="playbook_tasks", db_constraint=False, db_index=False
+    )
+    episode = models.ForeignKey(
+        Episode, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks", db_constraint=False
+    )
+    template = models.ForeignKey(
+        TaskTemplate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     title = models.CharField(max_length=200)
     purpose = models.CharField(max_length=300)
     guidance = models.TextField(blank=True)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     due_on = models.DateField()
     status = models.CharField(max_length=12, choices=TaskStatus.choices, default=TaskStatus.OPEN)
@@ -161,16 +204,22 @@ class Task(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     outcome = models.TextField(blank=True)
-    activity = models.ForeignKey(Activity, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    activity = models.ForeignKey(
+        Activity, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
 
     class Meta:
         ordering = ["due_on", "pk"]
         indexes = [
             models.Index(fields=["tenant", "assignee", "status", "due_on"], name="task_tenant_assignee_status"),
             models.Index(fields=["tenant", "account", "status"], name="task_tenant_account_status"),
+            # For deleting a user or an activity (their constraints are kept). Partial: a new
+            # task has neither, so creating one touches neither index.
+            models.Index(fields=["completed_by"], condition=Q(completed_by__isnull=False), name="task_completed_by"),
+            models.Index(fields=["activity"], condition=Q(activity__isnull=False), name="task_activity"),
         ]
 
     def __str__(self) -> str:
@@ -185,9 +234,23 @@ class AutomatedAction(TenantOwned):
     """What a playbook did by itself at a tech-touch account (no CSM). ``sent_at`` stays empty
     when there was nobody to send to (no primary or champion contact with an e-mail)."""
 
-    episode = models.ForeignKey(Episode, on_delete=models.SET_NULL, null=True, blank=True, related_name="actions")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    template = models.ForeignKey(TaskTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Constraints and indexes: see the top of the module (as for a task).
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
+    episode = models.ForeignKey(
+        Episode, on_delete=models.SET_NULL, null=True, blank=True, related_name="actions", db_constraint=False
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    template = models.ForeignKey(
+        TaskTemplate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     kind = models.CharField(max_length=8, choices=AutomatedActionKind.choices, default=AutomatedActionKind.EMAIL)
     recipient = models.EmailField(blank=True)
     subject = models.CharField(max_length=200)

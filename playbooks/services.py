@@ -21,6 +21,7 @@ from accounts.services import activity_log, tenant_today
 from csplatform.models import ROLE_RANK, Membership, Role, Tenant, User
 
 from .defaults import playbooks_create_defaults
+from .engine import triggers_lock
 from .models import AssigneeKind, Playbook, StepAction, Task, TaskStatus, TaskTemplate, Trigger
 from .triggers import validate_params
 
@@ -246,8 +247,17 @@ def step_save(
 
 
 def step_delete(*, step: TaskTemplate) -> None:
-    """Remove a step; tasks made from it keep their text (their template link is cleared)."""
-    step.delete()
+    """Remove a step; tasks and e-mails made from it keep their text (their step link is
+    cleared). Waits for the running evaluations of the playbook's triggers first: the link has
+    no database constraint (``playbooks.models``), so an evaluation must not make tasks from
+    the step between Django clearing the links and deleting the step."""
+    with transaction.atomic():
+        triggers_lock(
+            trigger_ids=Trigger.objects.filter(tenant_id=step.tenant_id, playbook_id=step.playbook_id).values_list(
+                "pk", flat=True
+            )
+        )
+        step.delete()
 
 
 def step_move(*, step: TaskTemplate, offset: int) -> None:

@@ -1,6 +1,10 @@
 """``{% load health_tags %}``: the health card on Account 360 and the small band pill."""
 
+import functools
+from types import SimpleNamespace
+
 from django import template
+from django.template.loader import render_to_string
 
 from accounts.services import can_edit_account, tenant_today
 from csplatform.models import Role
@@ -38,6 +42,22 @@ def account_health_card(context, account):
 @register.inclusion_tag("health/_band.html")
 def health_band(band: str, score=None):
     return {"band": band, "score": score}
+
+
+@register.simple_tag
+def health_cell(health) -> str:
+    """A portfolio row's health cell (``health/_portfolio_cell.html``): band pill, score and the
+    7-day move. The cell depends on those three values only, so each combination is rendered
+    once per process: a page of 50 rows rendered the template (and the pill's) 100 times."""
+    if not health:  # no score row: the template variable resolves to ""
+        return _health_cell(None, None, None)
+    return _health_cell(health.band, health.score, health.change_7d)
+
+
+@functools.lru_cache(maxsize=4096)
+def _health_cell(band: str | None, score: int | None, change_7d: int | None) -> str:
+    health = None if band is None else SimpleNamespace(band=band, score=score, change_7d=change_7d)
+    return render_to_string("health/_portfolio_cell.html", {"health": health})
 
 
 @register.filter

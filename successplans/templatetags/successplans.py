@@ -25,6 +25,8 @@ def success_plan_card(context) -> dict:
     today = tenant_today(tenant)
     plan = (
         SuccessPlan.objects.filter(tenant=tenant, account=account)
+        # What the card prints (TTFV counts from these dates): each column costs on every page.
+        .only("start_date", "first_value_goal", "first_value_met_on")
         .annotate(
             milestone_count=Count("milestones"),
             done_count=Count("milestones", filter=Q(milestones__status=MilestoneStatus.DONE)),
@@ -34,7 +36,12 @@ def success_plan_card(context) -> dict:
         )
         .first()
     )
-    handoff = None if plan else Handoff.objects.filter(tenant=tenant, account=account).first()
+    if plan is not None:
+        plan.account = account  # TTFV counts from the account's contract start: no query for it
+    # Only what the card prints of a handoff (it has some thirty columns).
+    handoff = (
+        None if plan else Handoff.objects.filter(tenant=tenant, account=account).only("status", "fit_category").first()
+    )
     page_contacts = context.get("contact_groups")
     contacts = [c for _, group in page_contacts for c in group] if page_contacts is not None else None
     return {
@@ -44,6 +51,10 @@ def success_plan_card(context) -> dict:
         "plan": plan,
         "plan_status": PlanStatus(plan.milestone_count, plan.done_count, plan.overdue_count) if plan else None,
         "coverage": account_coverage(tenant=tenant, account=account, today=today, contacts=contacts),
-        "events": list(ContactEvent.objects.filter(tenant=tenant, account=account).select_related("contact")[:5]),
+        "events": list(
+            ContactEvent.objects.filter(tenant=tenant, account=account)
+            .select_related("contact")
+            .only("kind", "previous_role", "new_role", "occurred_on", "note", "contact", "contact__name")[:5]
+        ),
         "can_manage": can_manage_plan(request.membership, account),
     }

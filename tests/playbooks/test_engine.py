@@ -354,3 +354,89 @@ def test_backdating_records_what_fires_as_fired_days_earlier_by_account(tenant_a
                 (now - dt.timedelta(days=days), TODAY - dt.timedelta(days=days) + dt.timedelta(days=2)),
                 (now - dt.timedelta(days=days), TODAY - dt.timedelta(days=days) + dt.timedelta(days=7)),
             ]
+
+
+# Episodes, tasks and automated e-mails keep no database constraint on most of their links
+# (playbooks.models): Django's deletion must still leave no row pointing at a deleted one.
+
+
+@pytest.mark.django_db
+def test_deleting_a_step_a_trigger_or_an_account_leaves_no_row_pointing_at_it(tenant_a, lena, bob, red_alert):
+    from playbooks import services
+
+    with scopes_disabled():
+        kept, deleted = AccountFactory(tenant=tenant_a, owner=bob), AccountFactory(tenant=tenant_a, owner=bob)
+    _band(kept, "red")
+    _band(deleted, "red")
+    _evaluate(tenant_a)
+    with tenant_scope(tenant_a):
+        services.step_delete(step=red_alert.playbook.steps.order_by("position").first())
+    assert sorted((t.title, t.template_id is None) for t in _tasks(account=kept)) == [
+        ("Agree a recovery plan", False),
+        ("Call the champion", True),  # made from the deleted step: its text stays
+    ]
+
+    with scopes_disabled():
+        deleted.delete()
+    assert {t.account_id for t in _tasks()} == {kept.pk}
+    with scopes_disabled():
+        assert set(Episode.objects.values_list("account_id", flat=True)) == {kept.pk}
+
+    with scopes_disabled():
+        red_alert.delete()  # as the admin does: its episodes go, their tasks stay unlinked
+        assert not Episode.objects.exists()
+    assert [(t.account_id, t.episode_id) for t in _tasks()] == [(kept.pk, None), (kept.pk, None)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_step_waits_for_a_running_evaluation_of_its_playbook(tenant_a, red_alert):
+    """A task's step link has no database constraint: an evaluation must not make tasks from a
+    step between Django clearing the step's links and deleting it."""
+    from django.db import transaction
+
+    from playbooks import services
+
+    with scopes_disabled():
+        step = red_alert.playbook.steps.first()
+    evaluating, deleted = threading.Event(), threading.Event()
+
+    def delete():
+        try:
+            evaluating.wait(10)
+            with tenant_scope(tenant_a):
+                services.step_delete(step=step)
+            deleted.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=delete)
+    thread.start()
+    with transaction.atomic():
+        engine.triggers_lock(trigger_ids=[red_alert.pk])  # what an evaluation of the trigger holds
+        evaluating.set()
+        waited = not deleted.wait(1)
+    thread.join(10)
+
+    assert waited
+    assert deleted.is_set()
+
+
+@pytest.mark.django_db
+def test_a_tenant_evaluation_runs_as_one_task_per_trigger_and_fires_once(tenant_a, bob, red_alert, monkeypatch):
+    from playbooks import tasks as playbooks_tasks
+
+    queued = []
+    monkeypatch.setattr(playbooks_tasks.evaluate_trigger, "delay", lambda **kwargs: queued.append(kwargs))
+    with scopes_disabled():
+        TriggerFactory(tenant=tenant_a, playbook=red_alert.playbook, kind=TriggerKind.NO_TOUCH, params={"days": 30})
+        account = AccountFactory(tenant=tenant_a, owner=bob)
+        type(account).objects.update(created_at=timezone.now() - dt.timedelta(days=400))  # never touched
+    _band(account, "red")
+
+    assert playbooks_tasks.evaluate_tenant(tenant_id=tenant_a.pk) == 2
+    for kwargs in queued + queued:  # each task delivered twice (acks_late): nothing fires twice
+        playbooks_tasks.evaluate_trigger(**kwargs)
+
+    with scopes_disabled():
+        assert Episode.objects.filter(account=account).count() == 2
+    assert len(_tasks(account=account)) == 4

@@ -77,7 +77,9 @@ def test_the_card_without_a_renewal_says_so_and_a_colleague_cannot_close(client_
     assert "See opportunities" in card
 
 
-def test_the_card_runs_two_queries(rf, bob, account, tenant_a, django_assert_num_queries):
+def test_the_card_runs_one_query_with_an_open_renewal_and_two_without(
+    rf, bob, account, tenant_a, django_assert_num_queries
+):
     from csplatform.models import Membership
     from renewals.templatetags.renewals import renewal_card
 
@@ -88,8 +90,20 @@ def test_the_card_runs_two_queries(rf, bob, account, tenant_a, django_assert_num
         for number in range(5):
             ExpansionOpportunityFactory(account=account)
             RenewalFactory(account=account, renewal_date=dt.date(2027, 1, 1) + dt.timedelta(days=number))
+    with scopes_disabled():
+        other = AccountFactory(tenant=tenant_a, owner=bob)  # no renewal at all
+        ExpansionOpportunityFactory(account=other)
+        ExpansionOpportunityFactory(account=other)
+    with scopes_disabled(), django_assert_num_queries(1):
+        card = renewal_card({"request": request, "account": account})
+    assert card["renewal"].renewal_date == dt.date(2027, 1, 1)
+    assert card["expansion_count"] == 5
+    assert card["expansion_arr"] == Decimal("25000")
     with scopes_disabled(), django_assert_num_queries(2):
-        renewal_card({"request": request, "account": account})
+        card = renewal_card({"request": request, "account": other})
+    assert card["renewal"] is None
+    assert card["expansion_count"] == 2
+    assert card["expansion_arr"] == Decimal("10000")
 
 
 # --- Expansion opportunities ------------------------------------------------------------------
