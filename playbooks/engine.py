@@ -176,7 +176,7 @@ def playbooks_evaluate(
                 tenant=tenant,
                 trigger=trigger,
                 opened=[pair for pair in opened if segment_of[pair[1]] in tech_segments],
-                has_steps=any(s.action == StepAction.EMAIL for s in steps),
+                steps=[s for s in steps if s.action == StepAction.EMAIL],
                 now=now,
                 backdate=backdate,
             )
@@ -432,17 +432,17 @@ def _emails_record(
     tenant: Tenant,
     trigger: Trigger,
     opened: list[tuple[int, int]],
-    has_steps: bool,
+    steps: list[TaskTemplate],
     now: dt.datetime,
     backdate: Backdate | None = None,
 ) -> int:
-    """Record each e-mail step for each new episode in ``opened`` (episode id, account id; at
+    """Record each e-mail step (``steps``) for each new episode in ``opened`` (episode id, account id; at
     tech-touch accounts) as an ``AutomatedAction`` to send, in one ``INSERT … SELECT``; the
     recipient is the account's first active contact with an e-mail by ``RECIPIENT_ROLES``
     (none: recorded, never sent).
     Nothing is rendered here: the subject is the step's title until ``automated_emails_send``
     renders the e-mail, after the evaluation has committed, just before sending it."""
-    if not opened or not has_steps:
+    if not opened or not steps:
         return 0
     source, params = _new_episode_steps(tenant=tenant, trigger=trigger, opened=opened, action=StepAction.EMAIL.value)
     created_at, created_params = _stamp(

@@ -25,19 +25,18 @@ def renewal_card(context) -> dict:
     request, account = context["request"], context["account"]
     tenant, membership = request.tenant, request.membership
     today = tenant_today(tenant)
-    open_expansion = (
-        ExpansionOpportunity.objects.filter(tenant=tenant, account=account, stage__in=OPEN_EXPANSION_STAGES)
-        .order_by()
-        .values("account_id")
+    open_expansions = ExpansionOpportunity.objects.filter(
+        tenant=tenant, account=account, stage__in=OPEN_EXPANSION_STAGES
     )
+    per_account = open_expansions.order_by().values("account_id")
     renewal = (
         Renewal.objects.filter(tenant=tenant, account=account)
         .open()
         # What the card prints and ``can_work_renewal`` reads: not the closing columns.
         .only("tenant_id", "renewal_date", "arr_up", "owner_id", "forecast_category", "forecast_arr")
         .annotate(
-            expansion_count=Subquery(open_expansion.annotate(count=Count("pk")).values("count")),
-            expansion_arr=Subquery(open_expansion.annotate(arr=Sum("arr")).values("arr")),
+            expansion_count=Subquery(per_account.annotate(count=Count("pk")).values("count")),
+            expansion_arr=Subquery(per_account.annotate(arr=Sum("arr")).values("arr")),
         )
         .order_by("renewal_date", "pk")
         .first()
@@ -45,9 +44,7 @@ def renewal_card(context) -> dict:
     if renewal is not None:
         expansion = {"count": renewal.expansion_count or 0, "arr": renewal.expansion_arr}
     else:
-        expansion = ExpansionOpportunity.objects.filter(
-            tenant=tenant, account=account, stage__in=OPEN_EXPANSION_STAGES
-        ).aggregate(count=Count("pk"), arr=Sum("arr"))
+        expansion = open_expansions.aggregate(count=Count("pk"), arr=Sum("arr"))
     days = renewal.days_to_renewal(today) if renewal else None
     return {
         "request": request,
