@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from csplatform.admin import LockedDeletionMixin
+
 from .models import Account, Activity, Contact, Segment
 
 
@@ -10,7 +12,7 @@ class SegmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(LockedDeletionMixin, admin.ModelAdmin):
     list_display = ["name", "tenant", "arr", "segment", "owner", "next_renewal_date"]
     list_filter = ["tenant"]
     search_fields = ["name", "domain"]

@@ -7,7 +7,7 @@ the next ones (nothing new: no task may be created twice).
 
 Reuses the tenant and health signals of ``bench/health_recompute.py`` (seeding them the first
 time, or start from a copy of its database: ``createdb -T csp_bench_health csp_bench_playbooks``)
-and adds, once, what the other trigger kinds read: a score history (snapshots 10 days ago),
+and adds, once, what the other trigger kinds read: 90 days of score history (7.9 million snapshots),
 champion departures, accepted handoffs and success plans with overdue milestones. Then it
 creates the default playbooks and triggers (``playbooks.demo``) and runs ``playbooks_evaluate``
 for the whole tenant ``--repeat`` times, printing each trigger's seconds and the total. With
@@ -53,12 +53,16 @@ from playbooks.engine import EvaluationResult, TriggerOutcome, playbooks_evaluat
 from playbooks.models import Trigger  # noqa: E402
 
 EXTRA_SQL = [
-    # A score history: 10 days ago each live account scored 0-39 points more than now.
+    # 90 days of score history, a snapshot per live account a day, written day after day as the
+    # daily recompute does: 10 days ago each account scored 0-39 points more than now, every
+    # other day what it scores now.
     """
     INSERT INTO health_healthsnapshot (tenant_id, account_id, day, score, band, breakdown, config_id)
-    SELECT s.tenant_id, s.account_id, %(today)s::date - 10, LEAST(100, s.score + s.account_id %% 40), s.band, '{}',
-           s.config_id
-    FROM health_healthscore s WHERE s.tenant_id = %(tenant)s AND s.score IS NOT NULL
+    SELECT s.tenant_id, s.account_id, %(today)s::date - d,
+           CASE WHEN d = 10 THEN LEAST(100, s.score + s.account_id %% 40) ELSE s.score END, s.band, '{}', s.config_id
+    FROM generate_series(1, 90) AS d CROSS JOIN health_healthscore s
+    WHERE s.tenant_id = %(tenant)s AND s.score IS NOT NULL
+    ORDER BY d DESC, s.account_id
     ON CONFLICT DO NOTHING
     """,
     # One live account in 100 lost its champion within the last three weeks.

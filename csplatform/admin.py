@@ -3,12 +3,30 @@ settings pages. The admin sees across tenants, so it runs with scopes disabled."
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
 
+from .locks import deletion_lock_exclusive
 from .models import Membership, Tenant, User
 
 
+class LockedDeletionMixin:
+    """For the models that high-volume rows name without a foreign-key constraint (accounts,
+    users, tenants): a deletion waits for the running writers of such rows and holds them off
+    until it commits (``csplatform.locks``), so nothing is left pointing at a deleted row."""
+
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            deletion_lock_exclusive()
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            deletion_lock_exclusive()
+            super().delete_queryset(request, queryset)
+
+
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(LockedDeletionMixin, BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_superuser", "is_active"]
     search_fields = ["email", "full_name"]
@@ -28,7 +46,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(LockedDeletionMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "currency", "time_zone"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]

@@ -252,8 +252,13 @@ class HealthScore(TenantOwned):
     # every score of the tenant anyway). The band rarely moves, and its (tenant, band) index
     # serves the band filter and stands for the tenant index; config versions are never
     # deleted, so the config needs none; the one-to-one on account is the unique key.
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="health")
+    # No foreign-key constraints (``db_constraint=False``): PostgreSQL would check each
+    # written row's tenant, account and configuration at commit (a tenth of a full recompute
+    # after a new version). The recompute copies them from rows it reads and holds the
+    # deletion lock shared (``csplatform.locks``), so no tenant or account is deleted under it;
+    # configuration versions are never deleted; Django's collector still cascades.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="health", db_constraint=False)
     score = models.PositiveSmallIntegerField(null=True)
     band = models.CharField(max_length=8, choices=Band.choices, blank=True)
     csm_score = models.PositiveSmallIntegerField(null=True)
@@ -262,7 +267,9 @@ class HealthScore(TenantOwned):
         null=True, help_text="Score change since the latest snapshot at least 7 days older (the trend arrow)."
     )
     breakdown = models.JSONField()
-    config = models.ForeignKey(HealthConfig, on_delete=models.PROTECT, related_name="+", db_index=False)
+    config = models.ForeignKey(
+        HealthConfig, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     as_of = models.DateField()
     computed_at = models.DateTimeField()
 
@@ -278,20 +285,30 @@ class HealthSnapshot(TenantOwned):
     (``health.scoring.breakdown_contributions`` gives each measure's points of score); rows
     written before that form map each measure key to its contribution."""
 
-    # One row per account per day, written for every account each day: the unique (tenant,
-    # account, day) key is the only index besides the primary key. It serves the tenant and
-    # the account's reads; config versions are never deleted; and accounts are never deleted
-    # by the app (only by platform staff in Django's admin, where the cascade may scan).
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # One row per account per day, written for every account each day, so each index costs:
+    # the unique (tenant, account, day) key serves the account's reads; (tenant, day) with the
+    # account and score included serves the "score dropped" trigger, which reads a window of
+    # days across the tenant from the index alone (new days append at its right edge). Config
+    # versions are never deleted; accounts are never deleted by the app (only by platform
+    # staff in Django's admin, where the cascade may scan). No foreign-key constraints, as for
+    # the current scores.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     day = models.DateField()
     score = models.PositiveSmallIntegerField(null=True)
     band = models.CharField(max_length=8, choices=Band.choices, blank=True)
     breakdown = models.JSONField()
-    config = models.ForeignKey(HealthConfig, on_delete=models.PROTECT, related_name="+", db_index=False)
+    config = models.ForeignKey(
+        HealthConfig, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "account", "day"], name="healthsnapshot_unique_day")]
+        indexes = [
+            models.Index(fields=["tenant", "day"], include=["account", "score"], name="healthsnapshot_tenant_day")
+        ]
 
 
 class BandChange(TenantOwned):

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import Account, Contact
 from accounts.models import LifecycleStage as Stage
 from accounts.services import can_edit_account, tenant_today
+from csplatform.locks import deletion_lock_shared
 from csplatform.models import Membership, Tenant, User
 
 from . import scoring
@@ -145,6 +146,8 @@ def health_recompute(
     with transaction.atomic():
         if not _lock_tenant(tenant):
             return RecomputeResult(accounts=0, band_changes=0, config_version=0, skipped=True)
+        # The scores and snapshots name their account without a constraint (health.models).
+        deletion_lock_shared()
         config = health_config_active(tenant=tenant)
         if ids == []:
             return RecomputeResult(accounts=0, band_changes=0, config_version=config.version)

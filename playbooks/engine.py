@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Contact, ContactRole, Segment, TouchModel
 from accounts.services import tenant_today
+from csplatform.locks import deletion_lock_shared
 from csplatform.models import Membership, Role, Tenant
 
 from .models import (
@@ -146,6 +147,8 @@ def playbooks_evaluate(
     for trigger in sorted(triggers, key=lambda t: t.pk):
         started = time.perf_counter()
         with transaction.atomic():
+            # Before the trigger's lock, as every holder of both takes them (no deadlock).
+            deletion_lock_shared()
             _lock(trigger)
             segment_of = dict(
                 matching_accounts(tenant=tenant, trigger=trigger, today=today, account_ids=ids)
@@ -248,11 +251,18 @@ def triggers_lock(*, trigger_ids: Iterable[int]) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [EVALUATE_LOCK_CLASS, trigger_id])
 
 
+def _array_literal(ids: Iterable[int]) -> str:
+    """PostgreSQL's text form of an integer array (``{1,2,3}``), bound as one string and cast
+    in SQL: a tenth of the time psycopg takes to adapt a list of 100,000 ints element by
+    element."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
 def _ids_source(account_ids: list[int]) -> tuple[str, object]:
     """A row source of account ids bound as one parameter (an array, or JSON on SQLite), so
     100,000 ids are one parameter, not 100,000."""
     if connection.vendor == "postgresql":
-        return "SELECT ids.id FROM unnest(%s::bigint[]) AS ids(id)", account_ids
+        return "SELECT ids.id FROM unnest(%s::bigint[]) AS ids(id)", _array_literal(account_ids)
     return "SELECT value FROM json_each(%s)", json.dumps(account_ids)
 
 
@@ -261,8 +271,10 @@ def _opened_source(opened: list[tuple[int, int]]) -> tuple[str, list]:
     (arrays; JSON pairs on SQLite): what the episodes' ``RETURNING`` gave, so the tasks and
     e-mails need not read the episodes back."""
     if connection.vendor == "postgresql":
-        episode_ids, account_ids = zip(*opened, strict=True)
-        return "unnest(%s::bigint[], %s::bigint[]) AS e(id, account_id)", [list(episode_ids), list(account_ids)]
+        return "unnest(%s::bigint[], %s::bigint[]) AS e(id, account_id)", [
+            _array_literal(episode_id for episode_id, _ in opened),
+            _array_literal(account_id for _, account_id in opened),
+        ]
     return (
         "(SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS account_id FROM json_each(%s)) AS e",
         [json.dumps(opened)],

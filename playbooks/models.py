@@ -16,25 +16,25 @@ from csplatform.models import Tenant, TenantOwned
 # default triggers at 100,000 accounts writes about 480,000 of them at once, and each index
 # and each foreign-key check costs per row (PostgreSQL checks a constraint at commit by
 # looking up and locking the referenced row, once per new row: 1.9 million checks took half
-# of that evaluation's time).
+# of that evaluation's time, and the last 420,000 still took a quarter).
 #
-# - No foreign-key *constraint* (``db_constraint=False``) where the check cannot fail when the
-#   engine inserts and the parent is only deleted through Django, whose collector still
-#   cascades or sets null: the tenant (copied from the trigger, as the account's; tenants are
-#   deleted through the collector); the episode of a task or e-mail (inserted moments earlier
-#   in the same transaction, its id from RETURNING); the step (read in the same statement;
-#   ``step_delete`` waits for running evaluations of the playbook's triggers); the trigger of
-#   an episode (locked by its evaluation; only the admin deletes triggers); and the account of
-#   a task or e-mail (copied from its episode in the same transaction, whose account check
-#   is kept: if the account is deleted meanwhile, the evaluation rolls back, tasks with it).
-# - Kept: the episode's account, and the task's assignee (an evaluation racing the admin's
-#   deletion of a user fails instead of naming a user who no longer exists), about 420,000
-#   checks in that evaluation; and every constraint on a column empty in a new row (no check).
+# - No foreign-key *constraint* (``db_constraint=False``) on the links the engine fills in;
+#   Django's collector still cascades or sets null when a parent is deleted. Each link is
+#   safe for its own reason:
+#   - the tenant, the account and the assignee (copied from rows the statement reads): the
+#     engine, and a task's reassignment, hold the deletion lock shared (``csplatform.locks``)
+#     and deleting an account, a user or a tenant (Django's admin only) holds it exclusive, so
+#     a deletion never runs between such a statement and its commit;
+#   - the episode of a task or e-mail: inserted moments earlier in the same transaction, its
+#     id from RETURNING;
+#   - the step: read in the same statement, and ``step_delete`` waits for running evaluations
+#     of the playbook's triggers;
+#   - the trigger of an episode: locked by its evaluation; only the admin deletes triggers.
+#   Every constraint on a column empty in a new row stays (it costs no check).
 # - No one-column index where a composite index starting with the tenant serves the app's
-#   queries, nor for deletes the app does not do (an account or a step deleted by the admin:
-#   one scan of the table). A kept constraint keeps an index on its column, or deleting many
-#   parent rows would scan the table once per row; except the assignee's (deleting a user, an
-#   admin's act and one user at a time, scans the tasks once).
+#   queries, nor for deletes the app does not do (an account, a user or a step deleted by the
+#   admin: one scan of the table per batch of deleted rows). Partial indexes for the links
+#   only a completed task has (completed by, activity), so creating a task touches neither.
 
 
 class Playbook(TenantOwned):
@@ -142,7 +142,9 @@ class Episode(TenantOwned):
     trigger = models.ForeignKey(
         Trigger, on_delete=models.CASCADE, related_name="episodes", db_constraint=False, db_index=False
     )
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     opened_at = models.DateTimeField()
     cleared_at = models.DateTimeField(null=True, blank=True)
 
@@ -196,7 +198,13 @@ class Task(TenantOwned):
     purpose = models.CharField(max_length=300)
     guidance = models.TextField(blank=True)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     due_on = models.DateField()
     status = models.CharField(max_length=12, choices=TaskStatus.choices, default=TaskStatus.OPEN)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Account, ActivityKind, Segment
 from accounts.services import activity_log, tenant_today
+from csplatform.locks import deletion_lock_shared
 from csplatform.models import ROLE_RANK, Membership, Role, Tenant, User
 
 from .defaults import playbooks_create_defaults
@@ -122,11 +123,15 @@ def task_reassign(*, task: Task, assignee: User) -> Task:
     """Give an open task to another CSM, leader or admin of its tenant (``ValidationError``
     naming the field otherwise). A reassigned task shows at once again (no snooze)."""
     _open_task_or_refuse(task)
-    if not Membership.objects.filter(tenant_id=task.tenant_id, user=assignee, role__in=CS_ROLES).exists():
-        raise ValidationError({"assignee": "Choose a CSM, leader or admin of your company."})
-    task.assignee = assignee
-    task.snoozed_until = None
-    task.save(update_fields=["assignee", "snoozed_until"])
+    with transaction.atomic():
+        # The assignee link has no constraint (playbooks.models): the user must not be deleted
+        # between this check and the commit.
+        deletion_lock_shared()
+        if not Membership.objects.filter(tenant_id=task.tenant_id, user=assignee, role__in=CS_ROLES).exists():
+            raise ValidationError({"assignee": "Choose a CSM, leader or admin of your company."})
+        task.assignee = assignee
+        task.snoozed_until = None
+        task.save(update_fields=["assignee", "snoozed_until"])
     return task
 
 

@@ -74,3 +74,30 @@ def wait_for(condition, timeout: float) -> float:
             return time.monotonic() - start
         time.sleep(0.05)
     raise AssertionError(f"not within {timeout} s")
+
+
+def waits_for_commit(hold, act) -> tuple[bool, bool]:
+    """Run ``act`` in another thread (its own database connection) once this thread's
+    transaction has run ``hold``, and commit after a second. Returns (``act`` was still
+    waiting after that second, ``act`` finished after the commit): a lock held by ``hold``'s
+    transaction is proved by (True, True)."""
+    from django.db import connection, transaction
+
+    holding, done = threading.Event(), threading.Event()
+
+    def run() -> None:
+        try:
+            holding.wait(10)
+            act()
+            done.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    with transaction.atomic():
+        hold()
+        holding.set()
+        waited = not done.wait(1)
+    thread.join(10)
+    return waited, done.is_set()

@@ -17,6 +17,7 @@ from health import scoring, services
 from health.models import BandChange, HealthConfig, HealthScore, HealthSnapshot, UsageDay
 from health.scoring import DEFAULT_DEFINITION
 from tests.factories import AccountFactory, ActivityFactory
+from tests.workers import waits_for_commit
 
 from .factories import SurveyResponseFactory, TrackedFeatureFactory, UsageDayFactory
 
@@ -280,3 +281,28 @@ def test_a_history_only_replay_writes_the_days_snapshots_and_no_current_score(te
     with scopes_disabled():
         assert HealthScore.objects.filter(change_7d__isnull=False).count() == 3  # against the replayed day
         assert not BandChange.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_an_account_waits_for_a_running_recompute_and_leaves_no_score_of_it(tenant_a, accounts):
+    """Scores and snapshots name their account without a database constraint (health.models):
+    an admin's deletion of the account must wait for a recompute that is writing them, then
+    cascade to them, instead of leaving a score of an account that no longer exists."""
+    from django.contrib import admin
+
+    from accounts.models import Account
+
+    doomed = accounts["declining"]
+
+    def delete() -> None:
+        with scopes_disabled():
+            admin.site._registry[Account].delete_model(None, doomed)
+
+    # The recompute writes the account's score and snapshot, not committed yet.
+    waited, deleted_after = waits_for_commit(lambda: recompute(tenant_a), delete)
+
+    assert waited
+    assert deleted_after
+    assert set(scores(tenant_a)) == {"Healthy", "Silent"}
+    with scopes_disabled():
+        assert not HealthSnapshot.objects.filter(account_id=doomed.pk).exists()

@@ -22,6 +22,7 @@ from playbooks import engine
 from playbooks.engine import automated_emails_send, playbooks_evaluate
 from playbooks.models import AssigneeKind, AutomatedAction, Episode, StepAction, Task, TaskStatus, TriggerKind
 from tests.factories import AccountFactory, ContactFactory, MembershipFactory, UserFactory
+from tests.workers import waits_for_commit
 
 from .factories import PlaybookFactory, TaskTemplateFactory, TriggerFactory
 
@@ -392,33 +393,71 @@ def test_deleting_a_step_a_trigger_or_an_account_leaves_no_row_pointing_at_it(te
 def test_deleting_a_step_waits_for_a_running_evaluation_of_its_playbook(tenant_a, red_alert):
     """A task's step link has no database constraint: an evaluation must not make tasks from a
     step between Django clearing the step's links and deleting it."""
-    from django.db import transaction
-
     from playbooks import services
 
     with scopes_disabled():
         step = red_alert.playbook.steps.first()
-    evaluating, deleted = threading.Event(), threading.Event()
 
-    def delete():
-        try:
-            evaluating.wait(10)
-            with tenant_scope(tenant_a):
-                services.step_delete(step=step)
-            deleted.set()
-        finally:
-            connection.close()
+    def delete() -> None:
+        with tenant_scope(tenant_a):
+            services.step_delete(step=step)
 
-    thread = threading.Thread(target=delete)
-    thread.start()
-    with transaction.atomic():
-        engine.triggers_lock(trigger_ids=[red_alert.pk])  # what an evaluation of the trigger holds
-        evaluating.set()
-        waited = not deleted.wait(1)
-    thread.join(10)
+    # What an evaluation of the trigger holds.
+    waited, deleted_after = waits_for_commit(lambda: engine.triggers_lock(trigger_ids=[red_alert.pk]), delete)
 
     assert waited
-    assert deleted.is_set()
+    assert deleted_after
+
+
+def _delete_in_admin(model, obj) -> None:
+    """What Django's admin does on "Delete" for a platform superuser."""
+    from django.contrib import admin
+
+    with scopes_disabled():
+        admin.site._registry[model].delete_model(None, obj)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("deleted", ["account", "assignee"])
+def test_deleting_an_account_or_a_user_waits_for_a_running_evaluation_and_leaves_no_row_pointing_at_it(
+    tenant_a, lena, bob, red_alert, deleted
+):
+    """The account and assignee links have no database constraint either: an admin's deletion
+    of the account or of the user must wait for an evaluation that is writing rows naming them,
+    then cascade (or clear) those rows too, instead of leaving them pointing at nothing."""
+    from accounts.models import Account
+    from csplatform.models import User
+
+    with scopes_disabled():
+        account = AccountFactory(tenant=tenant_a, owner=bob)
+    _band(account, "red")
+    model, doomed = (Account, account) if deleted == "account" else (User, bob)
+
+    # The evaluation opens the episode and makes bob's task, not committed yet.
+    waited, deleted_after = waits_for_commit(lambda: _evaluate(tenant_a), lambda: _delete_in_admin(model, doomed))
+
+    assert waited
+    assert deleted_after
+    with scopes_disabled():
+        if deleted == "account":
+            assert not Episode.objects.exists()
+            assert not Task.objects.exists()
+        else:
+            assert not User.objects.filter(pk=bob.pk).exists()
+            # bob's task went to nobody; the leader's stays hers.
+            assert sorted((t.title, t.assignee_id) for t in Task.objects.all()) == [
+                ("Agree a recovery plan", lena.pk),
+                ("Call the champion", None),
+            ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_deletion_lock_is_refused_outside_a_transaction():
+    from csplatform.locks import deletion_lock_exclusive, deletion_lock_shared
+
+    for take in (deletion_lock_shared, deletion_lock_exclusive):
+        with pytest.raises(RuntimeError, match=r"inside transaction\.atomic"):
+            take()
 
 
 @pytest.mark.django_db
