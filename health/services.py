@@ -46,6 +46,10 @@ from .models import (
 COALESCE_SECONDS = 1
 # pg_try_advisory_xact_lock(class, tenant id): one recompute per tenant at a time.
 RECOMPUTE_LOCK_CLASS = 7_301
+# Memory for each sort and hash of the recompute's aggregates (PostgreSQL's default is 4 MB):
+# grouping 60 days of usage by account builds a hash table of about 25 MB at 100,000
+# accounts, which at the default spills to disk in batches (2.2 s; 1.7 s in memory).
+RECOMPUTE_WORK_MEM = "64MB"
 PULSE_LONGEST_DAYS = 180
 
 
@@ -148,6 +152,7 @@ def health_recompute(
             return RecomputeResult(accounts=0, band_changes=0, config_version=0, skipped=True)
         # The scores and snapshots name their account without a constraint (health.models).
         deletion_lock_shared()
+        _work_mem_raise()
         config = health_config_active(tenant=tenant)
         if ids == []:
             return RecomputeResult(accounts=0, band_changes=0, config_version=config.version)
@@ -191,6 +196,13 @@ def _churned_scores_clear(
     )
     HealthScore.objects.filter(tenant=tenant, pk__in=[pk for pk, *_ in rows]).delete()
     return len(rows)
+
+
+def _work_mem_raise() -> None:
+    """``RECOMPUTE_WORK_MEM`` until the transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL work_mem = '{RECOMPUTE_WORK_MEM}'")
 
 
 def _lock_tenant(tenant: Tenant) -> bool:

@@ -83,6 +83,20 @@ def test_a_row_shows_arr_in_the_tenant_currency_segment_owner_stage_and_renewal(
     assert cells == ["$123,457", "Low touch", "Bob Csm", "Adoption", renewal.strftime("%-d %b %Y"), "45", "—", "0"]
 
 
+def test_a_row_without_owner_segment_renewal_or_score_says_so_and_an_overdue_renewal_is_red(client_for, bob, tenant_a):
+    account(tenant_a, name="Bare", arr=Decimal("0"), lifecycle_stage=LifecycleStage.ONBOARDING)
+    overdue = tenant_today(tenant_a) - dt.timedelta(days=3)
+    account(tenant_a, name="Late", owner=bob, next_renewal_date=overdue)
+
+    html = client_for(bob).get(ALL_ACCOUNTS).content.decode()
+
+    bare, late = re.findall(r"<tr>\s*<th scope=\"row\".*?</tr>", html, re.DOTALL)
+    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", bare, re.DOTALL)]
+    assert cells == ["$0", "—", "Unassigned", "Onboarding", "—", "—", "—", "0"]
+    assert f'<time datetime="{overdue.isoformat()}">' in late
+    assert '<span class="text-danger">-3</span>' in late
+
+
 def test_filter_by_segment(client_for, bob, tenant_a):
     account(tenant_a, name="Big", segment=segment(tenant_a, "High touch"))
     account(tenant_a, name="Small", segment=segment(tenant_a, "Tech touch"))
@@ -276,6 +290,21 @@ def test_totals_count_and_sum_the_whole_filtered_set_not_just_the_page(client_fo
     assert re.search(r"<strong>3</strong> accounts\s*· <strong>\$410,000</strong> total ARR", html)
 
 
+@pytest.mark.parametrize("page", ["", "2", "99"])
+def test_a_searchs_totals_count_and_sum_every_match_on_every_page(client_for, bob, tenant_a, settings, page):
+    # The first page of a search reads its totals beside its rows, later pages apart: same figures.
+    settings.PORTFOLIO_PAGE_SIZE = 2
+    for name, arr in (("Alpha one", "100000"), ("Alpha two", "250000"), ("Alpha three", "60000.40")):
+        account(tenant_a, name=name, arr=Decimal(arr))
+    account(tenant_a, name="Beta", arr=Decimal("900000"))
+
+    response = client_for(bob).get(ALL_ACCOUNTS, {"q": "alpha", "page": page})
+
+    html = response.content.decode()
+    assert re.search(r"<strong>3</strong> accounts\s*· <strong>\$410,000</strong> total ARR", html)
+    assert listed(response) == (["Alpha one", "Alpha three"] if page == "" else ["Alpha two"])
+
+
 def test_an_htmx_request_gets_only_the_results_partial(client_for, bob, tenant_a):
     account(tenant_a, name="Big", owner=bob, segment=segment(tenant_a, "High touch"))
     account(tenant_a, name="Small", owner=bob, segment=segment(tenant_a, "Tech touch"))
@@ -361,8 +390,10 @@ def test_filters_that_match_nothing_say_so_with_a_way_to_clear_them(client_for, 
         (MY_BOOK, {}, 5),
         (ALL_ACCOUNTS, {}, 5),
         (ALL_ACCOUNTS, {"q": "account", "stage": "onboarding", "window": "0-3", "sort": "-owner", "page": "2"}, 5),
-        # ... and a lookup to validate the chosen segment (the owner is checked against the cache)
-        (ALL_ACCOUNTS, {"segment": "SEGMENT", "owner": "OWNER", "sort": "segment"}, 6),
+        # a search's first page reads its totals with the page's ids
+        (ALL_ACCOUNTS, {"q": "account", "sort": "-arr"}, 5),
+        # the chosen segment is checked against the segment choices, the owner against the cache
+        (ALL_ACCOUNTS, {"segment": "SEGMENT", "owner": "OWNER", "sort": "segment"}, 5),
     ],
 )
 @pytest.mark.parametrize("htmx", [False, True], ids=["full", "htmx"])
