@@ -1,6 +1,6 @@
-"""Reads of the health pages: the Account 360 health card (three queries whatever the account
-holds: current score with its version, 91 days of snapshots, the current pulse; no pandas) and the
-leader view's band distribution (one grouped query per grouping)."""
+"""Reads of the health pages: the Account 360 health card (two queries whatever the account
+holds: current score with its version and the current pulse, 91 days of snapshots; no pandas) and
+the leader view's band distribution (one grouped query per grouping)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Sum, TextField, Value
-from django.db.models.functions import Cast, Coalesce
+from django.db import connection
+from django.db.models import Count, Sum, Value
+from django.db.models.functions import Coalesce
 
 from accounts.models import Account, LifecycleStage
-from csplatform.models import Tenant
+from csplatform.models import Tenant, User
+from csplatform.rows import instance_from_values
 
 from . import scoring
 from .models import HealthConfig, HealthScore, HealthSnapshot, Pulse
@@ -81,25 +83,13 @@ class TrendPoint:
 
 
 def health_card(*, tenant: Tenant, account: Account, today: dt.date) -> HealthCard:
-    """Three queries (a fourth only when a compared snapshot was scored by another
-    configuration version) and no pandas: the stored raw values are replayed in plain Python
-    (``scoring.breakdown_parse``), and the 91 days of trend come as plain rows whose breakdown
-    text is parsed only for the two snapshots compared with."""
-    score = HealthScore.objects.filter(tenant=tenant, account=account).select_related("config").first()
-    pulse = (
-        Pulse.objects.filter(tenant=tenant, account=account, set_on__lte=today, expires_on__gte=today)
-        .select_related("set_by")
-        .defer(*(f"set_by__{name}" for name in ("password", "last_login", "is_superuser", "is_staff", "date_joined")))
-        .order_by("-set_on", "-created_at", "-pk")
-        .first()
-    )
-    rows = list(
-        HealthSnapshot.objects.filter(
-            tenant=tenant, account=account, day__gte=today - dt.timedelta(days=TREND_DAYS), day__lte=today
-        )
-        .order_by("day")
-        .values_list("day", "score", "band", "config_id", Cast("breakdown", TextField()))
-    )
+    """Two queries (a third only when a compared snapshot was scored by another configuration
+    version) and no pandas: the current score with its version and pulse, then 91 days of
+    snapshots as plain rows. The stored raw values are replayed in plain Python
+    (``scoring.breakdown_parse``); a snapshot's breakdown text is parsed only for the two
+    snapshots compared with."""
+    score, pulse = current_score(tenant=tenant, account=account, today=today)
+    rows = snapshot_rows(tenant=tenant, account=account, first=today - dt.timedelta(days=TREND_DAYS), last=today)
     trend = [TrendPoint(day, value, band) for day, value, band, _, _ in rows]
     if score is None:
         return HealthCard(None, [], [], [], None, trend, [], pulse)
@@ -142,6 +132,95 @@ def health_card(*, tenant: Tenant, account: Account, today: dt.date) -> HealthCa
         comparisons=comparisons,
         pulse=pulse,
     )
+
+
+# The card's reads are plain statements: Django took longer to build and convert each of them
+# than PostgreSQL took to answer it, and every Account 360 page runs them.
+CURRENT_SCORE_SQL = """
+    SELECT score.id, score.score, score.band, score.csm_score, score.customer_score, score.breakdown, score.as_of,
+        config.id, config.version, config.definition,
+        pulse.id, pulse.sentiment, pulse.reason, pulse.expires_on, person.id, person.full_name, person.email
+    FROM {scores} score
+    JOIN {configs} config ON config.id = score.config_id AND config.tenant_id = %(tenant)s
+    LEFT JOIN {pulses} pulse ON pulse.id = (
+        SELECT id FROM {pulses}
+        WHERE tenant_id = %(tenant)s AND account_id = %(account)s AND set_on <= %(today)s AND expires_on >= %(today)s
+        ORDER BY set_on DESC, created_at DESC, id DESC
+        LIMIT 1
+    )
+    LEFT JOIN {users} person ON person.id = pulse.set_by_id
+    WHERE score.tenant_id = %(tenant)s AND score.account_id = %(account)s
+"""
+
+
+def current_score(*, tenant: Tenant, account: Account, today: dt.date) -> tuple[HealthScore | None, Pulse | None]:
+    """The account's current score with its configuration version (``score.config``) and the
+    CSM pulse in force ``today`` (the card shows it beside the score, so none for an account
+    not scored yet): one query scoped to ``tenant``. Model instances holding only what the card
+    reads: the score but its ``computed_at`` and 7-day change; the pulse's sentiment, reason,
+    end and ``set_by`` (a name and e-mail)."""
+    tables = {"scores": HealthScore, "configs": HealthConfig, "pulses": Pulse, "users": User}
+    sql = CURRENT_SCORE_SQL.format(**{key: model._meta.db_table for key, model in tables.items()})
+    params = {"tenant": tenant.pk, "account": account.pk, "today": connection.ops.adapt_datefield_value(today)}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    (score_id, value, band, csm_score, customer_score, breakdown, as_of, config_id, version, definition) = row[:10]
+    (pulse_id, sentiment, reason, expires_on, user_id, full_name, email) = row[10:]
+    score = instance_from_values(
+        HealthScore,
+        id=score_id,
+        tenant_id=tenant.pk,
+        account_id=account.pk,
+        score=value,
+        band=band,
+        csm_score=csm_score,
+        customer_score=customer_score,
+        breakdown=json.loads(breakdown),
+        as_of=as_of,
+        config_id=config_id,
+    )
+    score.config = instance_from_values(
+        HealthConfig, id=config_id, tenant_id=tenant.pk, version=version, definition=json.loads(definition)
+    )
+    if pulse_id is None:
+        return score, None
+    pulse = instance_from_values(
+        Pulse,
+        id=pulse_id,
+        tenant_id=tenant.pk,
+        account_id=account.pk,
+        set_by_id=user_id,
+        sentiment=sentiment,
+        reason=reason,
+        expires_on=expires_on,
+    )
+    if user_id is not None:
+        pulse.set_by = instance_from_values(User, id=user_id, full_name=full_name, email=email)
+    return score, pulse
+
+
+def snapshot_rows(
+    *, tenant: Tenant, account: Account, first: dt.date, last: dt.date
+) -> list[tuple[dt.date, int | None, str, int, str]]:
+    """The account's daily snapshots from ``first`` to ``last``, oldest first, as plain rows:
+    (day, score, band, configuration id, breakdown as JSON text). One query scoped to ``tenant``."""
+    sql = f"""
+        SELECT day, score, band, config_id, breakdown FROM {HealthSnapshot._meta.db_table}
+        WHERE tenant_id = %(tenant)s AND account_id = %(account)s AND day >= %(first)s AND day <= %(last)s
+        ORDER BY day
+    """  # noqa: S608 (table names from the models, values as parameters)
+    params = {
+        "tenant": tenant.pk,
+        "account": account.pk,
+        "first": connection.ops.adapt_datefield_value(first),
+        "last": connection.ops.adapt_datefield_value(last),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 # --- Leader view: bands by segment and by CSM -------------------------------------------------

@@ -32,8 +32,9 @@ from csplatform.models import Tenant, TenantOwned
 #   - the trigger of an episode: locked by its evaluation; only the admin deletes triggers.
 #   Every constraint on a column empty in a new row stays (it costs no check).
 # - No one-column index where a composite index starting with the tenant serves the app's
-#   queries, nor for deletes the app does not do (an account, a user or a step deleted by the
-#   admin: one scan of the table per batch of deleted rows). Partial indexes for the links
+#   queries (an episode's tasks and e-mails are read among its account's), nor for rare deletes
+#   (an account, a user, a trigger or a step deleted by an admin: one scan of the table per
+#   batch of deleted rows). Partial indexes for the links
 #   only a completed task has (completed by, activity), so creating a task touches neither.
 
 
@@ -176,14 +177,21 @@ class TaskStatus(models.TextChoices):
 class Task(TenantOwned):
     """Work for one person at one account, usually made by a playbook from a template."""
 
-    # Constraints and indexes: see the top of the module. The episode index serves the account
-    # card (an episode's tasks) and nulling the link when a trigger's episodes are deleted.
+    # Constraints and indexes: see the top of the module. No episode index: the account card
+    # reads an episode's tasks among the account's (the account index), and only deleting a
+    # trigger in Django's admin looks tasks up by episode (one scan).
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="playbook_tasks", db_constraint=False, db_index=False
     )
     episode = models.ForeignKey(
-        Episode, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks", db_constraint=False
+        Episode,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        db_constraint=False,
+        db_index=False,
     )
     template = models.ForeignKey(
         TaskTemplate,
@@ -245,7 +253,13 @@ class AutomatedAction(TenantOwned):
     # Constraints and indexes: see the top of the module (as for a task).
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
     episode = models.ForeignKey(
-        Episode, on_delete=models.SET_NULL, null=True, blank=True, related_name="actions", db_constraint=False
+        Episode,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="actions",
+        db_constraint=False,
+        db_index=False,
     )
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
+from django.db import connection
 from django.db.models import Avg, Case, Count, Min, Q, Sum, Value, When
 from django.http import StreamingHttpResponse
 
@@ -17,6 +18,7 @@ from accounts.models import Account, LifecycleStage, Segment
 from accounts.portfolio import RENEWAL_WINDOWS, add_months
 from csplatform.exports import csv_lines
 from csplatform.models import Tenant, User
+from csplatform.rows import instance_from_values
 
 from . import metrics, questions
 from .ledger import month_index, month_start
@@ -457,6 +459,59 @@ def expansion_opportunities(*, tenant: Tenant, account: Account) -> list[Expansi
     return sorted(
         opportunities, key=lambda o: (o.stage not in OPEN_EXPANSION_STAGES, o.expected_close or dt.date.max, o.pk)
     )
+
+
+@dataclass(frozen=True)
+class RenewalCard:
+    renewal: Renewal | None  # the next open renewal
+    expansion_count: int  # open expansion opportunities
+    expansion_arr: Decimal
+
+
+def account_renewal_card(*, tenant: Tenant, account: Account) -> RenewalCard:
+    """The account's next open renewal and its open expansion opportunities (how many, their
+    ARR): one query scoped to ``tenant``, a row whether or not a renewal is open. The renewal
+    is a model instance holding only what the Account 360 card prints and
+    ``can_work_renewal`` reads."""
+    expansions, renewals = ExpansionOpportunity._meta.db_table, Renewal._meta.db_table
+    stages = {f"stage{n}": stage for n, stage in enumerate(OPEN_EXPANSION_STAGES)}
+    sql = f"""
+        SELECT renewal.id, renewal.tenant_id, renewal.renewal_date, renewal.arr_up, renewal.owner_id,
+            renewal.forecast_category, renewal.forecast_arr, expansion.opportunity_count, expansion.arr
+        FROM (
+            SELECT COUNT(*) AS opportunity_count, SUM(arr) AS arr FROM {expansions}
+            WHERE tenant_id = %(tenant)s AND account_id = %(account)s
+                AND stage IN ({", ".join(f"%({key})s" for key in stages)})
+        ) expansion
+        LEFT JOIN {renewals} renewal ON renewal.id = (
+            SELECT id FROM {renewals}
+            WHERE tenant_id = %(tenant)s AND account_id = %(account)s AND closed_at IS NULL
+            ORDER BY renewal_date, id LIMIT 1
+        )
+    """  # noqa: S608 (table names from the models, values as parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"tenant": tenant.pk, "account": account.pk, **stages})
+        *renewal, expansion_count, expansion_arr = cursor.fetchone()
+    renewal_id, tenant_id, renewal_date, arr_up, owner_id, forecast_category, forecast_arr = renewal
+    if renewal_id is not None:
+        renewal = instance_from_values(
+            Renewal,
+            id=renewal_id,
+            tenant_id=tenant_id,
+            renewal_date=renewal_date,
+            arr_up=_decimal(arr_up),
+            owner_id=owner_id,
+            forecast_category=forecast_category,
+            forecast_arr=_decimal(forecast_arr),
+        )
+    else:
+        renewal = None
+    return RenewalCard(renewal, expansion_count, _decimal(expansion_arr) or Decimal(0))
+
+
+def _decimal(value) -> Decimal | None:
+    # A plain statement's money on SQLite comes back as a float (the ORM converts it).
+    return None if value is None else Decimal(str(value))
 
 
 # --- CSM load ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 from django import template
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from accounts.services import can_edit_account, tenant_today
 from csplatform.models import Role
@@ -18,22 +19,25 @@ register = template.Library()
 @register.inclusion_tag("health/_card.html", takes_context=True)
 def account_health_card(context, account):
     """Score, band, each measure's raw value and contribution, what pulled it down most, the
-    90-day trend and why it changed against 7 and 30 days ago. Three queries."""
+    90-day trend and why it changed against 7 and 30 days ago. Two queries."""
     request = context["request"]
     today = tenant_today(request.tenant)
     card = health_card(tenant=request.tenant, account=account, today=today)
     can_set_pulse = can_edit_account(request.membership, account)
-    signal_kinds = []
+    signal_links = []
     if request.membership.has_role(Role.CSM):
-        signal_kinds = [
-            (kind, form.title) for kind, form in SIGNAL_FORMS.items() if kind not in OWNER_ONLY_SIGNALS or can_set_pulse
+        # Each link's address once, for both its href and its hx-get.
+        signal_links = [
+            (reverse("health:signal_record", kwargs={"account_id": account.pk, "kind": kind}), form.title)
+            for kind, form in SIGNAL_FORMS.items()
+            if kind not in OWNER_ONLY_SIGNALS or can_set_pulse
         ]
     return {
         "account": account,
         "card": card,
         "trend_points": [{"day": s.day.isoformat(), "score": s.score} for s in card.trend],
         "can_set_pulse": can_set_pulse,
-        "signal_kinds": signal_kinds,
+        "signal_links": signal_links,
         "pulse_form": PulseForm(today=today) if can_set_pulse else None,
         "csrf_token": context.get("csrf_token"),
     }

@@ -17,7 +17,8 @@ register = template.Library()
 @register.inclusion_tag("playbooks/_account_card.html", takes_context=True)
 def playbooks_card(context) -> dict:
     """The account's open tasks (complete them here) and its alert history: which trigger
-    fired when, the tasks it made and their state, its automated e-mails. Four queries."""
+    fired when, the tasks it made and their state, its automated e-mails. Two queries for
+    an account with no alert yet, three otherwise."""
     request, account = context["request"], context["account"]
     membership = request.membership
     data = account_playbooks(tenant=request.tenant, account=account)

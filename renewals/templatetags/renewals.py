@@ -6,12 +6,11 @@ import math
 from urllib.parse import urlencode
 
 from django import template
-from django.db.models import Count, Subquery, Sum
 from django.urls import reverse
 
 from accounts.services import can_edit_account, tenant_today
 
-from ..models import OPEN_EXPANSION_STAGES, ExpansionOpportunity, Renewal
+from ..queries import account_renewal_card
 from ..services import can_work_renewal
 
 register = template.Library()
@@ -20,32 +19,12 @@ register = template.Library()
 @register.inclusion_tag("renewals/_account_card.html", takes_context=True)
 def renewal_card(context) -> dict:
     """The account's next open renewal (date, days to go, ARR up, forecast) and its open
-    expansion opportunities (count and ARR): one query, the renewal's row carrying the
-    expansion totals; a second only for an account with no open renewal."""
+    expansion opportunities (count and ARR): one query."""
     request, account = context["request"], context["account"]
     tenant, membership = request.tenant, request.membership
-    today = tenant_today(tenant)
-    open_expansions = ExpansionOpportunity.objects.filter(
-        tenant=tenant, account=account, stage__in=OPEN_EXPANSION_STAGES
-    )
-    per_account = open_expansions.order_by().values("account_id")
-    renewal = (
-        Renewal.objects.filter(tenant=tenant, account=account)
-        .open()
-        # What the card prints and ``can_work_renewal`` reads: not the closing columns.
-        .only("tenant_id", "renewal_date", "arr_up", "owner_id", "forecast_category", "forecast_arr")
-        .annotate(
-            expansion_count=Subquery(per_account.annotate(count=Count("pk")).values("count")),
-            expansion_arr=Subquery(per_account.annotate(arr=Sum("arr")).values("arr")),
-        )
-        .order_by("renewal_date", "pk")
-        .first()
-    )
-    if renewal is not None:
-        expansion = {"count": renewal.expansion_count or 0, "arr": renewal.expansion_arr}
-    else:
-        expansion = open_expansions.aggregate(count=Count("pk"), arr=Sum("arr"))
-    days = renewal.days_to_renewal(today) if renewal else None
+    card = account_renewal_card(tenant=tenant, account=account)
+    renewal = card.renewal
+    days = renewal.days_to_renewal(tenant_today(tenant)) if renewal else None
     return {
         "request": request,
         "tenant": tenant,
@@ -54,8 +33,8 @@ def renewal_card(context) -> dict:
         "days_to_renewal": days,
         "days_overdue": -days if days is not None and days < 0 else 0,
         "can_close": bool(renewal) and can_work_renewal(membership, renewal),
-        "expansion_count": expansion["count"],
-        "expansion_arr": expansion["arr"] or 0,
+        "expansion_count": card.expansion_count,
+        "expansion_arr": card.expansion_arr,
         "can_edit": can_edit_account(membership, account),
     }
 

@@ -388,9 +388,9 @@ def test_the_account_page_query_count_does_not_grow_with_contacts_activities_or_
         page = page_of(client, initech)
     assert len(page.by_id("timeline-items").all("article")) == 25  # the latest; older ones on demand
     # The page (6: account, contacts, the timeline's activities and their people's names, ARR by
-    # product, the nav's count of tasks due), the success-plan card (up to 4), the health card (3),
-    # the renewal card (1, 2 without an open renewal) and the playbooks card (2 without alerts).
-    assert len(few.captured_queries) <= 6 + 4 + 3 + 2 + 2
+    # product, the nav's count of tasks due), the success-plan card (3), the health card (2), the
+    # renewal card (1) and the playbooks card (2 without alerts).
+    assert len(few.captured_queries) == 6 + 3 + 2 + 1 + 2
 
 
 # --- Logging an activity ---------------------------------------------------------------------

@@ -64,11 +64,17 @@ def test_why_it_changed_names_the_measure_that_moved_against_30_days_ago(tenant_
     assert seven.day == today - dt.timedelta(days=30)  # the latest snapshot at least 7 days old
 
 
-def test_the_card_reads_a_fixed_number_of_queries(tenant_a, account, django_assert_num_queries):
+def test_the_card_reads_a_fixed_number_of_queries(tenant_a, bob, account, django_assert_num_queries):
     today = tenant_today(tenant_a)
-    with tenant_scope(tenant_a), django_assert_num_queries(3):
+    with tenant_scope(tenant_a), django_assert_num_queries(2):  # the score with its pulse, the trend
         card = queries.health_card(tenant=tenant_a, account=account, today=today)
     assert len(card.trend) == 4
+    with scopes_disabled():
+        unscored = AccountFactory(tenant=tenant_a, owner=bob, name="New Corp")
+    with tenant_scope(tenant_a), django_assert_num_queries(2):
+        card = queries.health_card(tenant=tenant_a, account=unscored, today=today)
+    assert card.score is None
+    assert card.trend == []
 
 
 def test_the_account_page_stays_within_its_query_budget_with_a_health_history(

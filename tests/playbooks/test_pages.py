@@ -202,6 +202,27 @@ def test_the_account_card_shows_open_tasks_and_alert_history(client_for, bob, te
     assert "done" in card
 
 
+def test_the_account_card_lists_the_ten_earliest_open_tasks_beside_an_alert_due_later(client_for, bob, tenant_a, today):
+    with scopes_disabled():
+        account = AccountFactory(tenant=tenant_a, owner=bob, name="Zephyr Logistics")
+        trigger = TriggerFactory(tenant=tenant_a, name="Went red", kind=TriggerKind.BAND_ENTERED)
+        episode = Episode.objects.create(
+            tenant=tenant_a, trigger=trigger, account=account, opened_at=timezone.now() - dt.timedelta(days=2)
+        )
+        for number in range(10):
+            TaskFactory(account=account, assignee=bob, title=f"Follow-up {number}", due_on=today + dt.timedelta(number))
+        TaskFactory(
+            account=account, episode=episode, assignee=bob, title="Call the sponsor", due_on=today + dt.timedelta(30)
+        )
+    page = client_for(bob).get(reverse("accounts:detail", kwargs={"account_id": account.pk})).content.decode()
+    card = page[page.index('id="playbooks-card"') :]
+    open_tasks = card[card.index('id="account-open-tasks"') : card.index("Alert history")]
+    assert [f"Follow-up {number}" in open_tasks for number in range(10)] == [True] * 10
+    assert "Call the sponsor" not in open_tasks  # the eleventh by due day
+    assert "More open tasks than listed here." in card
+    assert "Call the sponsor" in card[card.index('id="account-alerts"') :]
+
+
 @pytest.mark.parametrize("count", [2, 20])
 def test_pages_issue_a_bounded_number_of_queries(
     count, client_for, bob, lena, tenant_a, today, django_assert_max_num_queries
@@ -224,8 +245,9 @@ def test_pages_issue_a_bounded_number_of_queries(
     for name in ("team_queue", "overdue", "effectiveness"):
         with django_assert_max_num_queries(8):
             assert leader.get(reverse(f"playbooks:{name}")).status_code == 200
-    # The whole Account 360 page: every app's card; the playbooks card is three of these.
-    with django_assert_max_num_queries(26):
+    # The whole Account 360 page: every app's card; the playbooks card is three of these (the
+    # episodes, the open tasks and the alerts' tasks in one, the automated e-mails).
+    with django_assert_max_num_queries(14):
         assert csm.get(reverse("accounts:detail", kwargs={"account_id": account.pk})).status_code == 200
 
 

@@ -53,6 +53,20 @@ def test_coverage_counts_engaged_contacts_by_level_and_finds_the_3x3_gaps(tenant
     assert coverage.map_gaps == 5
 
 
+def test_the_3x3_map_ranks_people_met_as_often_by_who_was_met_last(tenant_a, bob, bea):
+    with scopes_disabled():
+        high = Segment.objects.get(tenant=tenant_a, name="High touch")
+        account = AccountFactory(tenant=tenant_a, owner=bob, segment=high)
+        old_one, old_two, new_one, new_two = (ContactFactory(account=account) for _ in range(4))
+        _met(account, [bob], [old_one, old_two], days_ago=40)
+        _met(account, [bea], [new_one, new_two], days_ago=7)
+    with tenant_scope(tenant_a):
+        coverage = account_coverage(tenant=tenant_a, account=account, today=tenant_today(tenant_a))
+    # Each of ours met two contacts, each contact one of ours: whoever was met last comes first.
+    assert [user.pk for user in coverage.our_people] == [bea.pk, bob.pk]
+    assert [contact.pk for contact in coverage.their_people] == [new_one.pk, new_two.pk, old_one.pk]
+
+
 def test_marking_a_champion_left_and_changing_a_sponsors_role_are_events_shown_on_the_account(
     client_for, tenant_a, bob
 ):
