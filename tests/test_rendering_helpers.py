@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 from django.template import Context, Template
-from django.urls import reverse
+from django.urls import clear_script_prefix, reverse, set_script_prefix
 
 from csplatform.rendering import url_for_each
-from csplatform.templatetags.csp import day_month_year, money, path_to
+from csplatform.templatetags.csp import day_month_year, iso_day, money, path_to
 from health.templatetags.health_tags import health_cell
 
 
@@ -36,6 +36,35 @@ def test_day_month_year_prints_what_the_date_filter_prints(day):
 
 def test_day_month_year_of_no_date_is_empty():
     assert day_month_year(None) == ""
+
+
+@pytest.mark.parametrize("day", [dt.date(2026, 1, 5), dt.date(2027, 12, 31), None])
+def test_iso_day_prints_what_the_date_filter_prints(day):
+    assert iso_day(day) == Template("{{ day|date:'Y-m-d' }}").render(Context({"day": day}))
+
+
+def test_path_with_id_is_the_url_tag_for_a_url_with_one_id():
+    template = Template(
+        "{% load csp %}{% path_with_id 'playbooks:task_complete' 'task_id' task_id %}"
+        "|{% path_with_id 'accounts:detail' 'account_id' 7 as detail_url %}{{ detail_url }}"
+    )
+    for task_id in (1, 10, 987654):
+        complete_url = reverse("playbooks:task_complete", kwargs={"task_id": task_id})
+        detail_url = reverse("accounts:detail", kwargs={"account_id": 7})
+        assert template.render(Context({"task_id": task_id})) == f"{complete_url}|{detail_url}"
+
+
+def test_path_with_id_keeps_the_script_prefix_of_the_request():
+    set_script_prefix("/csp/")
+    try:
+        rendered = Template("{% load csp %}{% path_with_id 'accounts:detail' 'account_id' 7 %}").render(Context())
+        assert rendered == reverse("accounts:detail", kwargs={"account_id": 7}) == "/csp/accounts/7/"
+    finally:
+        clear_script_prefix()
+    assert (
+        Template("{% load csp %}{% path_with_id 'accounts:detail' 'account_id' 7 %}").render(Context())
+        == "/accounts/7/"
+    )
 
 
 @pytest.mark.parametrize(

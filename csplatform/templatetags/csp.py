@@ -9,6 +9,8 @@ from django.urls import get_script_prefix, reverse
 from django.utils.formats import date_format
 from django.utils.translation import get_language
 
+from csplatform.rendering import url_for_each
+
 register = template.Library()
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "AUD": "A$", "CAD": "C$", "CHF": "CHF "}
@@ -49,6 +51,15 @@ def _day_month_year(value, language: str | None) -> str:
 
 
 @register.filter
+def iso_day(value) -> str:
+    """``{{ day|iso_day }}`` for a date (not a datetime): the same text as ``|date:"Y-m-d"``
+    (2026-11-24) for a ``<time datetime>``, without a trip through Django's date formatting."""
+    if not value:
+        return ""
+    return value.isoformat()
+
+
+@register.filter
 def money_short(value, currency: str = "USD") -> str:
     """Compact money for dense tables and charts: $1.2M, $350K."""
     if value is None or value == "":
@@ -85,3 +96,15 @@ def path_to(viewname: str) -> str:
 @functools.lru_cache(maxsize=256)
 def _path_to(viewname: str, script_prefix: str) -> str:
     return reverse(viewname)
+
+
+@register.simple_tag
+def path_with_id(viewname: str, id_kwarg: str, pk) -> str:
+    """``{% url viewname id_kwarg=pk %}`` for a URL with a single id, its pattern resolved once
+    per process (and script prefix): a list of tasks builds three such URLs for every row."""
+    return _path_with_id(viewname, id_kwarg, get_script_prefix())(pk)
+
+
+@functools.lru_cache(maxsize=256)
+def _path_with_id(viewname: str, id_kwarg: str, script_prefix: str):
+    return url_for_each(viewname, id_kwarg)
