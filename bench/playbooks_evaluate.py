@@ -53,13 +53,14 @@ from playbooks.engine import EvaluationResult, TriggerOutcome, playbooks_evaluat
 from playbooks.models import Trigger  # noqa: E402
 
 EXTRA_SQL = [
-    # 90 days of score history, a snapshot per live account a day, written day after day as the
-    # daily recompute does: 10 days ago each account scored 0-39 points more than now, every
-    # other day what it scores now.
+    # 90 days of score history, a snapshot per live account a day with the current score's
+    # breakdown, written day after day as the daily recompute does: 10 days ago each account
+    # scored 0-39 points more than now, every other day what it scores now.
     """
     INSERT INTO health_healthsnapshot (tenant_id, account_id, day, score, band, breakdown, config_id)
     SELECT s.tenant_id, s.account_id, %(today)s::date - d,
-           CASE WHEN d = 10 THEN LEAST(100, s.score + s.account_id %% 40) ELSE s.score END, s.band, '{}', s.config_id
+           CASE WHEN d = 10 THEN LEAST(100, s.score + s.account_id %% 40) ELSE s.score END, s.band, s.breakdown,
+           s.config_id
     FROM generate_series(1, 90) AS d CROSS JOIN health_healthscore s
     WHERE s.tenant_id = %(tenant)s AND s.score IS NOT NULL
     ORDER BY d DESC, s.account_id

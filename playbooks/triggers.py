@@ -236,9 +236,10 @@ def _band_entered(accounts: QuerySet, tenant: Tenant, params: dict, window: Peri
 def _score_dropped(accounts: QuerySet, tenant: Tenant, params: dict, window: Period) -> QuerySet:
     # The highest daily score within the window against the current score: a fall of
     # ``points`` from any day in the last ``days`` days. The window's snapshots are aggregated
-    # alone first, then joined to the current scores: reaching the score through the account
-    # joined every snapshot of the window to its account before grouping (2.4 s at 100,000
-    # accounts x 90 days of history; 0.7 s so).
+    # alone first, from their (tenant, day) index that carries the account and score, then
+    # joined to the current scores: reaching the score through the account joined every
+    # snapshot of the window to its account before grouping (2.4 s at 100,000 accounts x 90
+    # days of history; 0.5 s so).
     # Table names from the models, values as parameters.
     peaks = RawSQL(  # noqa: S611
         "SELECT peaks.account_id FROM ("  # noqa: S608
