@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Sum
 from django.http import HttpRequest
 
 from csplatform.models import Tenant, User
 from csplatform.rendering import url_for_each
+from csplatform.rows import fetch_rows, in_list
 
 from .models import Account, Activity, ActivityContact, ActivityTeamMember, Contact, ContactLevel
 from .services import can_edit_account, tenant_today
@@ -169,18 +169,16 @@ def activity_people(*, tenant: Tenant, activity_ids: list[int]) -> tuple[dict[in
     contact_names: dict[int, list[str]] = defaultdict(list)
     if not activity_ids:
         return team_names, contact_names
-    ids = {f"id{n}": int(pk) for n, pk in enumerate(activity_ids)}
+    ids, id_params = in_list("id", (int(pk) for pk in activity_ids))
     sql = ACTIVITY_PEOPLE_SQL.format(
         members=ActivityTeamMember._meta.db_table,
         users=User._meta.db_table,
         taking_part=ActivityContact._meta.db_table,
         contacts=Contact._meta.db_table,
-        ids=", ".join(f"%({key})s" for key in ids),
+        ids=ids,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"tenant": tenant.pk, **ids})
-        for activity_id, ours, name, email in cursor.fetchall():
-            (team_names if ours else contact_names)[activity_id].append(name or email)
+    for activity_id, ours, name, email in fetch_rows(sql, {"tenant": tenant.pk, **id_params}):
+        (team_names if ours else contact_names)[activity_id].append(name or email)
     return team_names, contact_names
 
 

@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Account, LifecycleStage
 from csplatform.models import Tenant, User
-from csplatform.rows import instance_from_values
+from csplatform.rows import fetch_row, fetch_rows, instance_from_values
 
 from . import scoring
 from .models import HealthConfig, HealthScore, HealthSnapshot, Pulse
@@ -162,9 +162,7 @@ def current_score(*, tenant: Tenant, account: Account, today: dt.date) -> tuple[
     tables = {"scores": HealthScore, "configs": HealthConfig, "pulses": Pulse, "users": User}
     sql = CURRENT_SCORE_SQL.format(**{key: model._meta.db_table for key, model in tables.items()})
     params = {"tenant": tenant.pk, "account": account.pk, "today": connection.ops.adapt_datefield_value(today)}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = fetch_row(sql, params)
     if row is None:
         return None, None
     (score_id, value, band, csm_score, customer_score, breakdown, as_of, config_id, version, definition) = row[:10]
@@ -218,9 +216,7 @@ def snapshot_rows(
         "first": connection.ops.adapt_datefield_value(first),
         "last": connection.ops.adapt_datefield_value(last),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return fetch_rows(sql, params)
 
 
 # --- Leader view: bands by segment and by CSM -------------------------------------------------

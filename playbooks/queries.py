@@ -15,6 +15,7 @@ from django.db.models.functions import TruncDate
 
 from accounts.models import Account
 from csplatform.models import Tenant, User
+from csplatform.rows import fetch_row
 from health.models import Band, HealthSnapshot
 
 from .models import AutomatedAction, Episode, Playbook, Task, TaskStatus
@@ -42,17 +43,13 @@ def open_tasks_due_count(*, tenant: Tenant, user: User, today: dt.date) -> int:
         "WHERE tenant_id = %(tenant)s AND assignee_id = %(user)s AND status = %(open)s AND due_on <= %(today)s "
         "AND (snoozed_until IS NULL OR snoozed_until <= %(today)s)"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "tenant": tenant.pk,
-                "user": user.pk,
-                "open": TaskStatus.OPEN.value,
-                "today": connection.ops.adapt_datefield_value(today),
-            },
-        )
-        return cursor.fetchone()[0]
+    params = {
+        "tenant": tenant.pk,
+        "user": user.pk,
+        "open": TaskStatus.OPEN.value,
+        "today": connection.ops.adapt_datefield_value(today),
+    }
+    return fetch_row(sql, params)[0]
 
 
 def _with_rows(tasks: QuerySet[Task]) -> QuerySet[Task]:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
-from django.db import connection
 from django.db.models import Avg, Case, Count, Min, Q, Sum, Value, When
 from django.http import StreamingHttpResponse
 
@@ -18,7 +17,7 @@ from accounts.models import Account, LifecycleStage, Segment
 from accounts.portfolio import RENEWAL_WINDOWS, add_months
 from csplatform.exports import csv_lines
 from csplatform.models import Tenant, User
-from csplatform.rows import instance_from_values
+from csplatform.rows import fetch_row, in_list, instance_from_values
 
 from . import metrics, questions
 from .ledger import month_index, month_start
@@ -474,14 +473,14 @@ def account_renewal_card(*, tenant: Tenant, account: Account) -> RenewalCard:
     is a model instance holding only what the Account 360 card prints and
     ``can_work_renewal`` reads."""
     expansions, renewals = ExpansionOpportunity._meta.db_table, Renewal._meta.db_table
-    stages = {f"stage{n}": stage for n, stage in enumerate(OPEN_EXPANSION_STAGES)}
+    stages, stage_params = in_list("stage", OPEN_EXPANSION_STAGES)
     sql = f"""
         SELECT renewal.id, renewal.tenant_id, renewal.renewal_date, renewal.arr_up, renewal.owner_id,
             renewal.forecast_category, renewal.forecast_arr, expansion.opportunity_count, expansion.arr
         FROM (
             SELECT COUNT(*) AS opportunity_count, SUM(arr) AS arr FROM {expansions}
             WHERE tenant_id = %(tenant)s AND account_id = %(account)s
-                AND stage IN ({", ".join(f"%({key})s" for key in stages)})
+                AND stage IN ({stages})
         ) expansion
         LEFT JOIN {renewals} renewal ON renewal.id = (
             SELECT id FROM {renewals}
@@ -489,9 +488,8 @@ def account_renewal_card(*, tenant: Tenant, account: Account) -> RenewalCard:
             ORDER BY renewal_date, id LIMIT 1
         )
     """  # noqa: S608 (table names from the models, values as parameters)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"tenant": tenant.pk, "account": account.pk, **stages})
-        *renewal, expansion_count, expansion_arr = cursor.fetchone()
+    params = {"tenant": tenant.pk, "account": account.pk, **stage_params}
+    *renewal, expansion_count, expansion_arr = fetch_row(sql, params)
     renewal_id, tenant_id, renewal_date, arr_up, owner_id, forecast_category, forecast_arr = renewal
     if renewal_id is not None:
         renewal = instance_from_values(

@@ -23,7 +23,7 @@ from accounts.models import (
     TouchModel,
 )
 from csplatform.models import Tenant, User
-from csplatform.rows import instance_from_values
+from csplatform.rows import fetch_row, fetch_rows, instance_from_values
 
 from .models import Handoff, HandoffStatus, ImpactReview, Milestone, MilestoneStatus, SuccessPlan
 
@@ -169,9 +169,7 @@ def account_meetings(*, tenant: Tenant, account, since: dt.datetime) -> list[tup
         ORDER BY activity.occurred_at DESC, activity.id DESC, member.id, taking_part.id
     """  # noqa: S608 (table names from the models, values as parameters)
     params = {"tenant": tenant.pk, "account": account.pk, "since": connection.ops.adapt_datetimefield_value(since)}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return fetch_rows(sql, params)
 
 
 # --- The success-plan card of Account 360 -----------------------------------------------------
@@ -214,9 +212,7 @@ def account_plan_card(*, tenant: Tenant, account, today: dt.date) -> PlanCard:
         "done": MilestoneStatus.DONE,
         "today": connection.ops.adapt_datefield_value(today),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = fetch_row(sql, params)
     if row is None:  # the account is not the tenant's
         return PlanCard(None, None, None)
     plan_id, start_date, first_value_goal, first_value_met_on, milestone_count, done, overdue, *handoff = row
@@ -264,9 +260,7 @@ def key_contact_changes(*, tenant: Tenant, account, limit: int = 5) -> list[KeyC
         ORDER BY contact_event.occurred_on DESC, contact_event.id DESC
         LIMIT %(limit)s
     """  # noqa: S608 (table names from the models, values as parameters)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"tenant": tenant.pk, "account": account.pk, "limit": limit})
-        rows = cursor.fetchall()
+    rows = fetch_rows(sql, {"tenant": tenant.pk, "account": account.pk, "limit": limit})
     roles = dict(ContactRole.choices)
     return [
         KeyContactChange(

@@ -1,5 +1,6 @@
 """Real Celery workers for the tests that are about tasks: ``celery -A csplatform worker`` in a
-subprocess, on the suite's test database, yielding its log lines as they come."""
+subprocess, on the suite's test database, yielding its log lines as they come; and a second
+thread with its own connection for the tests about locks (``waits_for_commit``)."""
 
 from __future__ import annotations
 
