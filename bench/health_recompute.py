@@ -158,8 +158,10 @@ def floor_seconds(tenant: Tenant, today: dt.date, accounts: int) -> tuple[float,
     """
     params = {"t": tenant.pk, "today": today, "year": year_ago, "quarter": quarter_ago, "sixty": sixty_ago}
     with transaction.atomic(), connection.cursor() as cursor:
-        # The memory the recompute gives its aggregates: the same conditions for both.
-        cursor.execute(f"SET LOCAL work_mem = '{services.RECOMPUTE_WORK_MEM}'")
+        # The settings the recompute runs with (memory for its aggregates, no JIT): the same
+        # conditions for both.
+        for name, value in services.RECOMPUTE_SETTINGS.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
         started = time.perf_counter()
         cursor.execute(aggregate, params)
         cursor.fetchall()  # one row

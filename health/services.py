@@ -24,7 +24,7 @@ from csplatform.locks import deletion_lock_shared
 from csplatform.models import Membership, Tenant, User
 
 from . import scoring
-from .metrics import health_inputs
+from .metrics import RECOMPUTE_SETTINGS, health_inputs
 from .models import (
     ActiveHealthConfig,
     HealthConfig,
@@ -46,10 +46,6 @@ from .models import (
 COALESCE_SECONDS = 1
 # pg_try_advisory_xact_lock(class, tenant id): one recompute per tenant at a time.
 RECOMPUTE_LOCK_CLASS = 7_301
-# Memory for each sort and hash of the recompute's aggregates (PostgreSQL's default is 4 MB):
-# grouping 60 days of usage by account builds a hash table of about 25 MB at 100,000
-# accounts, which at the default spills to disk in batches (2.2 s; 1.7 s in memory).
-RECOMPUTE_WORK_MEM = "64MB"
 PULSE_LONGEST_DAYS = 180
 
 
@@ -147,16 +143,27 @@ def health_recompute(
     as_of = as_of or tenant_today(tenant)
     now = now or timezone.now()
     ids = sorted(set(account_ids)) if account_ids is not None else None
+    # Called outside any transaction (a Celery task, beat, the benchmark), everything the
+    # scores read is committed, so the big scans may run on a second connection meanwhile.
+    # Inside one (a test, a caller that just wrote signals), a second connection would not see
+    # the uncommitted rows: one connection reads all.
+    concurrent_reads = not connection.in_atomic_block and ids is None
     with transaction.atomic():
         if not _lock_tenant(tenant):
             return RecomputeResult(accounts=0, band_changes=0, config_version=0, skipped=True)
         # The scores and snapshots name their account without a constraint (health.models).
         deletion_lock_shared()
-        _work_mem_raise()
+        _settings_apply()
         config = health_config_active(tenant=tenant)
         if ids == []:
             return RecomputeResult(accounts=0, band_changes=0, config_version=config.version)
-        inputs = health_inputs(tenant=tenant, as_of=as_of, definition=config.definition, account_ids=ids)
+        inputs = health_inputs(
+            tenant=tenant,
+            as_of=as_of,
+            definition=config.definition,
+            account_ids=ids,
+            concurrent_reads=concurrent_reads,
+        )
         result = scoring.score_accounts(inputs, config.definition)
         changes = _scores_write(
             tenant=tenant, config=config, result=result, as_of=as_of, now=now, history_only=history_only
@@ -198,11 +205,12 @@ def _churned_scores_clear(
     return len(rows)
 
 
-def _work_mem_raise() -> None:
-    """``RECOMPUTE_WORK_MEM`` until the transaction ends."""
+def _settings_apply() -> None:
+    """``RECOMPUTE_SETTINGS`` until the transaction ends."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL work_mem = '{RECOMPUTE_WORK_MEM}'")
+            for name, value in RECOMPUTE_SETTINGS.items():
+                cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def _lock_tenant(tenant: Tenant) -> bool:
@@ -213,12 +221,41 @@ def _lock_tenant(tenant: Tenant) -> bool:
         return cursor.fetchone()[0]
 
 
-NEW_SCORES = "health_new_scores"  # the new scores, compared with the current ones
 NEW_DOCS = "health_new_docs"  # the new scores and breakdowns, as COPY sent them
+NEW_SCORES = "health_new_scores"  # those joined with the current scores (SQLite's temporary table)
+# Accounts per COPY chunk: PostgreSQL parses one chunk's JSON while pandas writes the next.
+COPY_CHUNK_ROWS = 10_000
 
 
 def _int_or_none(value) -> int | None:
     return None if pd.isna(value) else int(value)
+
+
+def _new_docs_load(cursor, *, result: pd.DataFrame, definition: dict, postgres: bool) -> None:
+    """The new scores of ``result`` into the temporary table ``NEW_DOCS``: on PostgreSQL by
+    COPY, one chunk of text at a time (``scoring.scores_copy_text``: typed columns as text,
+    the breakdown as JSON from pandas' C writer); SQLite gets the same rows by ``executemany``."""
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {NEW_DOCS} (account_id bigint NOT NULL, score smallint, band varchar(8) NOT NULL, "
+        f"csm_score smallint, customer_score smallint, breakdown {'jsonb' if postgres else 'text'} NOT NULL)"
+    )
+    if postgres:
+        with cursor.copy(f"COPY {NEW_DOCS} FROM STDIN") as copy_in:
+            for start in range(0, len(result), COPY_CHUNK_ROWS):
+                chunk = result.iloc[start : start + COPY_CHUNK_ROWS]
+                breakdowns = scoring.breakdown_json(chunk, definition).splitlines()
+                copy_in.write(scoring.scores_copy_text(chunk, breakdowns))
+        return
+    breakdowns = scoring.breakdown_json(result, definition).splitlines()
+    cursor.executemany(
+        f"INSERT INTO {NEW_DOCS} VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608
+        [
+            (int(account_id), _int_or_none(score), band, _int_or_none(csm), _int_or_none(customer), breakdown)
+            for (account_id, score, band, csm, customer), breakdown in zip(
+                result[list(scoring.SCORE_COLUMNS)].itertuples(), breakdowns, strict=True
+            )
+        ],
+    )
 
 
 def _scores_write(
@@ -230,108 +267,142 @@ def _scores_write(
     now: dt.datetime,
     history_only: bool = False,
 ) -> int:
-    """Write the scores of ``result``: four set-based statements whatever the number of accounts.
+    """Write the scores of ``result`` set-based, in a fixed number of statements whatever the
+    number of accounts; return the number of band changes recorded.
 
-    1. Load: on PostgreSQL pandas writes one line per account (``scores_copy_text``: the
-       account id, score, band and halves as text, the breakdown as JSON from ``to_json`` in C)
-       and COPY sends that text as is into a temporary table; SQLite gets the same rows by
-       ``executemany``.
-    2. ``CREATE TEMPORARY TABLE … AS`` joins them with the current scores (a hash join): each
-       account's previous band and score, its ``change_7d`` (against the latest snapshot a week
-       old or older, one index probe) and whether anything differs at all.
-    3. A ``BandChange`` for each account whose band moved.
-    4. ``INSERT … ON CONFLICT DO UPDATE`` of the current scores and of the day's snapshots, for
-       the accounts whose values differ only: a rerun with the same data and version writes
-       nothing. (The day's snapshot always equals a current score of that day, both being
-       written here together, so "the score is the same" covers both.)
+    1. Load them into a temporary table (``_new_docs_load``).
+    2. Join them with the current scores (a hash join): each account's previous band and score,
+       its ``change_7d`` (against the latest snapshot a week old or older, one index probe) and
+       whether anything differs at all (``same``).
+    3. From that join: a ``BandChange`` for each account whose band moved, and ``INSERT … ON
+       CONFLICT DO UPDATE`` of the current scores and of the day's snapshots, for the accounts
+       whose values differ only: a rerun with the same data and version writes nothing. (The
+       day's snapshot always equals a current score of that day, both being written here
+       together, so "the score is the same" covers both.)
 
-    No statement reads the table it writes: an ``INSERT … WHERE NOT EXISTS`` on a table planned
-    as empty scanned it once per row, and a first recompute of 100,000 accounts took minutes."""
+    On PostgreSQL steps 2 and 3 are one statement: the join is a ``MATERIALIZED`` CTE held in
+    memory and the three writes are data-modifying CTEs reading it (creating, analysing and
+    dropping a temporary table for it cost more than 0.4 s at 100,000 accounts). SQLite has no
+    data-modifying CTE: the join goes into a temporary table and the writes follow one by one.
+
+    No statement writes a table that it also decides from by ``NOT EXISTS``: such an insert on a
+    table planned as empty scanned it once per row, and a first recompute of 100,000 accounts
+    took minutes. (The join reads the current scores before any write; all CTEs of a statement
+    see the same snapshot.)"""
     postgres = connection.vendor == "postgresql"
     distinct, same = ("IS DISTINCT FROM", "IS NOT DISTINCT FROM") if postgres else ("IS NOT", "IS")
-    breakdowns = scoring.breakdown_json(result, config.definition).splitlines()
     week_ago = as_of - dt.timedelta(days=7)
-    with connection.cursor() as cursor:
-        for table in (NEW_DOCS, NEW_SCORES):
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {NEW_DOCS} (account_id bigint NOT NULL, score smallint, band varchar(8) NOT NULL, "
-            f"csm_score smallint, customer_score smallint, breakdown {'jsonb' if postgres else 'text'} NOT NULL)"
+    unchanged = " AND ".join(
+        f"s.{column} {same} x.{column}" for column in ("score", "band", "csm_score", "customer_score", "breakdown")
+    )
+    joined = (
+        "SELECT x.account_id, x.score, x.band, x.csm_score, x.customer_score, "  # noqa: S608
+        "x.breakdown, x.score - CASE WHEN w.account_id IS NOT NULL THEN w.score ELSE (SELECT p.score "
+        "FROM health_healthsnapshot p WHERE p.tenant_id = %s AND p.account_id = x.account_id AND p.day <= %s "
+        "ORDER BY p.day DESC LIMIT 1) END AS change_7d, s.band AS old_band, s.score AS old_score, "
+        "s.as_of AS old_as_of, s.change_7d AS old_change_7d, "
+        f"(s.account_id IS NOT NULL AND s.as_of = %s AND s.config_id = %s AND {unchanged}) AS same "
+        f"FROM {NEW_DOCS} x LEFT JOIN health_healthscore s ON s.account_id = x.account_id "
+        "LEFT JOIN health_healthsnapshot w ON w.tenant_id = %s AND w.day = %s AND w.account_id = x.account_id"
+    )
+    joined_params = [tenant.pk, week_ago, as_of, config.pk, tenant.pk, week_ago]
+    band_changes = (
+        "INSERT INTO health_bandchange (tenant_id, account_id, day, from_band, to_band, from_score, "  # noqa: S608
+        "to_score, config_id, created_at, handled_at) "
+        f"SELECT %s, account_id, %s, old_band, band, old_score, score, %s, %s, NULL FROM {NEW_SCORES} "
+        "WHERE old_band IS NOT NULL AND old_band <> band AND old_as_of <= %s",
+        [tenant.pk, as_of, config.pk, now, as_of],
+    )
+    score_values = "score, band, csm_score, customer_score, change_7d, breakdown"
+
+    def scores_upsert(where: str, where_params: list) -> tuple[str, list]:
+        return (
+            f"INSERT INTO health_healthscore AS t (tenant_id, account_id, {score_values}, config_id, as_of, "  # noqa: S608
+            f"computed_at) SELECT %s, account_id, {score_values}, %s, %s, %s FROM {NEW_SCORES} n WHERE {where} "
+            "ON CONFLICT (account_id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in [*score_values.split(", "), "config_id", "as_of", "computed_at"])
+            + " WHERE t.as_of <= excluded.as_of",
+            [tenant.pk, config.pk, as_of, now, *where_params],
         )
-        if postgres:
-            with cursor.copy(f"COPY {NEW_DOCS} FROM STDIN") as copy_in:
-                copy_in.write(scoring.scores_copy_text(result, breakdowns))
-        else:
-            cursor.executemany(
-                f"INSERT INTO {NEW_DOCS} VALUES (%s, %s, %s, %s, %s, %s)",  # noqa: S608
-                [
-                    (int(account_id), _int_or_none(score), band, _int_or_none(csm), _int_or_none(customer), breakdown)
-                    for (account_id, score, band, csm, customer), breakdown in zip(
-                        result[list(scoring.SCORE_COLUMNS)].itertuples(), breakdowns, strict=True
-                    )
-                ],
-            )
-        unchanged = " AND ".join(
-            f"s.{column} {same} x.{column}" for column in ("score", "band", "csm_score", "customer_score", "breakdown")
-        )
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {NEW_SCORES} AS SELECT x.account_id, x.score, x.band, x.csm_score, "  # noqa: S608
-            "x.customer_score, x.breakdown, x.score - (SELECT p.score FROM health_healthsnapshot p "
-            "WHERE p.tenant_id = %s AND p.account_id = x.account_id AND p.day <= %s ORDER BY p.day DESC LIMIT 1) "
-            "AS change_7d, s.band AS old_band, s.score AS old_score, s.as_of AS old_as_of, "
-            "s.change_7d AS old_change_7d, "
-            f"(s.account_id IS NOT NULL AND s.as_of = %s AND s.config_id = %s AND {unchanged}) AS same "
-            f"FROM {NEW_DOCS} x LEFT JOIN health_healthscore s ON s.account_id = x.account_id",
-            [tenant.pk, week_ago, as_of, config.pk],
-        )
-        cursor.execute(f"DROP TABLE {NEW_DOCS}")
-        # A temporary table has no statistics until analysed (autovacuum never sees it); the
-        # account column is the one the statements below join on, and analysing only it is cheap.
-        cursor.execute(f"ANALYZE {NEW_SCORES} (account_id)" if postgres else f"ANALYZE {NEW_SCORES}")
-        changes = 0
-        if not history_only:
-            cursor.execute(
-                "INSERT INTO health_bandchange (tenant_id, account_id, day, from_band, to_band, from_score, to_score, "  # noqa: S608
-                "config_id, created_at, handled_at) "
-                f"SELECT %s, account_id, %s, old_band, band, old_score, score, %s, %s, NULL FROM {NEW_SCORES} "
-                "WHERE old_band IS NOT NULL AND old_band <> band AND old_as_of <= %s",
-                [tenant.pk, as_of, config.pk, now, as_of],
-            )
-            changes = cursor.rowcount
-        if history_only:
-            cursor.execute(
-                "INSERT INTO health_healthsnapshot AS t (tenant_id, account_id, day, score, band, breakdown, "  # noqa: S608
-                f"config_id) SELECT %s, account_id, %s, score, band, breakdown, %s FROM {NEW_SCORES} WHERE true "
-                "ON CONFLICT (tenant_id, account_id, day) DO UPDATE SET score = excluded.score, band = excluded.band, "
-                "breakdown = excluded.breakdown, config_id = excluded.config_id",
-                [tenant.pk, as_of, config.pk],
-            )
-            cursor.execute(f"DROP TABLE {NEW_SCORES}")
-            return 0
-        # change_7d alone can move (the week-old snapshot is a new day): it is compared too.
-        cursor.execute(
-            "INSERT INTO health_healthscore AS t (tenant_id, account_id, score, band, csm_score, customer_score, "  # noqa: S608
-            "change_7d, breakdown, config_id, as_of, computed_at) "
-            "SELECT %s, account_id, score, band, csm_score, customer_score, change_7d, breakdown, %s, %s, %s "
-            f"FROM {NEW_SCORES} WHERE (NOT same OR change_7d {distinct} old_change_7d) "
-            "AND (old_as_of IS NULL OR old_as_of <= %s) "
-            "ON CONFLICT (account_id) DO UPDATE SET score = excluded.score, band = excluded.band, "
-            "csm_score = excluded.csm_score, customer_score = excluded.customer_score, change_7d = excluded.change_7d, "
-            "breakdown = excluded.breakdown, config_id = excluded.config_id, as_of = excluded.as_of, "
-            "computed_at = excluded.computed_at WHERE t.as_of <= excluded.as_of",
-            [tenant.pk, config.pk, as_of, now, as_of],
-        )
-        snapshot_changed = " OR ".join(
-            f"t.{column} {distinct} excluded.{column}" for column in ("score", "band", "breakdown", "config_id")
-        )
-        cursor.execute(
-            "INSERT INTO health_healthsnapshot AS t (tenant_id, account_id, day, score, band, breakdown, config_id) "  # noqa: S608
-            f"SELECT %s, account_id, %s, score, band, breakdown, %s FROM {NEW_SCORES} WHERE NOT same "
+
+    snapshot_changed = " OR ".join(
+        f"t.{column} {distinct} excluded.{column}" for column in ("score", "band", "breakdown", "config_id")
+    )
+
+    def snapshots_upsert(where: str) -> tuple[str, list]:
+        return (
+            "INSERT INTO health_healthsnapshot AS t (tenant_id, account_id, day, score, band, breakdown, "  # noqa: S608
+            f"config_id) SELECT %s, account_id, %s, score, band, breakdown, %s FROM {NEW_SCORES} n WHERE {where} "
             "ON CONFLICT (tenant_id, account_id, day) DO UPDATE SET score = excluded.score, band = excluded.band, "
             f"breakdown = excluded.breakdown, config_id = excluded.config_id WHERE {snapshot_changed}",
             [tenant.pk, as_of, config.pk],
         )
-        cursor.execute(f"DROP TABLE {NEW_SCORES}")
+
+    # A replayed past day writes its snapshots whatever the current scores say.
+    snapshot_due = "true" if history_only else "NOT same"
+    # change_7d alone can move (the week-old snapshot is a new day): it is compared too.
+    score_moved = f"(NOT n.same OR n.change_7d {distinct} n.old_change_7d)"
+    with connection.cursor() as cursor:
+        for table in (NEW_DOCS, NEW_SCORES):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        _new_docs_load(cursor, result=result, definition=config.definition, postgres=postgres)
+        if postgres:
+            # Analysed for the hash join's estimate (autovacuum never sees a temporary table).
+            cursor.execute(f"ANALYZE {NEW_DOCS} (account_id)")
+            # Rows that exist are rewritten by UPDATE … FROM (a hash join: 20-25 % faster than
+            # ON CONFLICT's index probe and speculative insert per row); the upserts then see
+            # only the accounts without a current score, or without the day's snapshot.
+            steps: list[tuple[str, str, list]] = []
+            if not history_only:
+                steps.append(("band_changes", *band_changes))
+                steps.append(
+                    (
+                        "scores_updated",
+                        "UPDATE health_healthscore t SET "  # noqa: S608
+                        + ", ".join(f"{c} = n.{c}" for c in score_values.split(", "))
+                        + f", config_id = %s, as_of = %s, computed_at = %s FROM {NEW_SCORES} n "
+                        f"WHERE t.tenant_id = %s AND t.account_id = n.account_id AND {score_moved} "
+                        "AND t.as_of <= %s",
+                        [config.pk, as_of, now, tenant.pk, as_of],
+                    )
+                )
+                steps.append(("scores_inserted", *scores_upsert("old_as_of IS NULL", [])))
+            steps.append(
+                (
+                    "snapshots_updated",
+                    "UPDATE health_healthsnapshot t SET score = n.score, band = n.band, breakdown = n.breakdown, "  # noqa: S608
+                    f"config_id = %s FROM {NEW_SCORES} n WHERE t.tenant_id = %s AND t.day = %s "
+                    f"AND t.account_id = n.account_id AND {'true' if history_only else 'NOT n.same'} "
+                    "RETURNING t.account_id",
+                    [config.pk, tenant.pk, as_of],
+                )
+            )
+            steps.append(
+                (
+                    "snapshots_inserted",
+                    *snapshots_upsert(
+                        f"{snapshot_due} AND n.account_id NOT IN (SELECT account_id FROM snapshots_updated)"  # noqa: S608
+                    ),
+                )
+            )
+            ctes = [f"{NEW_SCORES} AS MATERIALIZED ({joined})"]
+            ctes += [f"{name} AS ({sql}{'' if 'RETURNING' in sql else ' RETURNING 1'})" for name, sql, _ in steps]
+            cursor.execute(
+                f"WITH {', '.join(ctes)} SELECT {'0' if history_only else 'count(*) FROM band_changes'}",  # noqa: S608
+                [*joined_params, *(param for _, _, params in steps for param in params)],
+            )
+            changes = cursor.fetchone()[0]
+        else:
+            # SQLite has no data-modifying CTE: the join is a temporary table, the writes follow.
+            cursor.execute(f"CREATE TEMPORARY TABLE {NEW_SCORES} AS {joined}", joined_params)
+            changes = 0
+            if not history_only:
+                cursor.execute(*band_changes)
+                changes = cursor.rowcount
+                cursor.execute(*scores_upsert(f"{score_moved} AND (n.old_as_of IS NULL OR n.old_as_of <= %s)", [as_of]))
+            cursor.execute(*snapshots_upsert(snapshot_due))
+            cursor.execute(f"DROP TABLE {NEW_SCORES}")
+        cursor.execute(f"DROP TABLE {NEW_DOCS}")
     return changes
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -618,6 +618,24 @@ def impact_review_record(
 # --- Read for the Health issue ---------------------------------------------------------------------
 
 
+def milestone_counts_by_account(*, tenant: Tenant, account_ids=None, today: dt.date) -> QuerySet:
+    """One row per account with a joint impact plan: ``account_id``, ``due_count`` (milestones
+    due before ``today``) and ``done_count`` (those of them done). A grouped queryset, so the
+    health recompute can join it into its one statement; ``account_ids`` narrows it."""
+    plans = SuccessPlan.objects.filter(tenant=tenant)
+    if account_ids is not None:
+        plans = plans.filter(account_id__in=list(account_ids))
+    due = Q(milestones__due_date__lt=today)
+    return (
+        plans.order_by()
+        .values("account_id")
+        .annotate(
+            due_count=Count("milestones", filter=due),
+            done_count=Count("milestones", filter=due & Q(milestones__status=MilestoneStatus.DONE)),
+        )
+    )
+
+
 def milestones_on_track_by_account(*, tenant: Tenant, account_ids=None, today: dt.date | None = None) -> dict:
     """For each account with a joint impact plan: the share (0.0-1.0) of its plan's *due*
     milestones that are done, where a milestone is due once its due date is before ``today``
@@ -625,14 +643,7 @@ def milestones_on_track_by_account(*, tenant: Tenant, account_ids=None, today: d
     slipped). Accounts without a plan are left out of the dict: there is no measure for them.
     One grouped query whatever the number of accounts; ``account_ids`` narrows it."""
     today = today or tenant_today(tenant)
-    plans = SuccessPlan.objects.filter(tenant=tenant)
-    if account_ids is not None:
-        plans = plans.filter(account_id__in=list(account_ids))
-    due = Q(milestones__due_date__lt=today)
-    rows = plans.values("account_id").annotate(
-        due_count=Count("milestones", filter=due),
-        done_count=Count("milestones", filter=due & Q(milestones__status=MilestoneStatus.DONE)),
-    )
+    rows = milestone_counts_by_account(tenant=tenant, account_ids=account_ids, today=today)
     return {row["account_id"]: (row["done_count"] / row["due_count"] if row["due_count"] else 1.0) for row in rows}
 
 

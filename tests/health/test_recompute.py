@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 from unittest import mock
 
+import pandas as pd
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -207,6 +208,27 @@ def test_a_second_recompute_of_the_same_tenant_is_skipped_while_one_runs(tenant_
         holder.join()
     assert result.skipped
     assert scores(tenant_a) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_big_scans_run_on_a_second_connection_and_score_the_same(tenant_a, accounts):
+    from health import metrics
+
+    with tenant_scope(tenant_a):
+        definition = services.health_config_active(tenant=tenant_a).definition
+        one_connection = metrics.health_inputs(tenant=tenant_a, as_of=TODAY, definition=definition)
+        two_connections = metrics.health_inputs(
+            tenant=tenant_a, as_of=TODAY, definition=definition, concurrent_reads=True
+        )
+    pd.testing.assert_frame_equal(two_connections, one_connection)
+
+    # The scheduled recompute (no transaction around it) takes that path, and its usage
+    # measures come from what the second connection read.
+    with mock.patch.object(metrics, "_frame_read_aside", wraps=metrics._frame_read_aside) as aside:
+        recompute(tenant_a)
+    aside.assert_called_once()
+    with scopes_disabled():
+        assert HealthScore.objects.get(account=accounts["declining"]).breakdown["usage_trend:raw"] == -75
 
 
 def test_publishing_a_configuration_makes_a_new_version_and_keeps_the_old_one(tenant_a, alice, accounts):
