@@ -149,10 +149,12 @@ def _frame_read(statement: str, params: tuple, columns: list[str]) -> pd.DataFra
 
 def _frame_read_aside(statement: str, params: tuple, columns: list[str]) -> pd.DataFrame:
     """``_frame_read`` on this thread's own connection (Django's connections are per thread),
-    with the recompute's settings, closed afterwards."""
+    with the recompute's settings, closed afterwards. Without parallel workers: the two
+    connections already keep both cores busy, and workers on top only added their overhead
+    (the usage scan's partial aggregates, gathered and finalised): 2.0 s against 2.15 s."""
     try:
         with connection.cursor() as cursor:
-            for name, value in RECOMPUTE_SETTINGS.items():
+            for name, value in {**RECOMPUTE_SETTINGS, "max_parallel_workers_per_gather": "0"}.items():
                 cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
         return _frame_read(statement, params, columns)
     finally:
@@ -162,8 +164,8 @@ def _frame_read_aside(statement: str, params: tuple, columns: list[str]) -> pd.D
 def _inputs_frame(
     accounts: QuerySet, parts: list[QuerySet], *, account_keys: QuerySet, aside: list[QuerySet], concurrent: bool
 ) -> pd.DataFrame:
-    """The accounts with every part's columns, indexed by account id. ``aside`` (the big table
-    scans: usage, marketing) are read by a second statement; with ``concurrent`` it runs on a
+    """The accounts with every part's columns, indexed by account id. ``aside`` (the biggest
+    scan: usage) is read by a second statement; with ``concurrent`` it runs on a
     second connection at the same time as the first (see ``health_inputs``)."""
     main = _joined(accounts, parts)
     other = _joined(account_keys, aside)
@@ -184,8 +186,13 @@ def health_inputs(
     concurrent_reads: bool = False,
 ) -> pd.DataFrame:
     """One row per account that is not churned (only ``account_ids`` when given), indexed by
-    account id, with the columns ``health.scoring`` reads. Two queries, however many accounts:
-    the tracked features, and one statement joining every aggregate to the accounts."""
+    account id, with the columns ``health.scoring`` reads. Three queries, however many
+    accounts: the tracked features, one statement joining every aggregate but usage to the
+    accounts, and one joining usage.
+
+    ``concurrent_reads``: the usage statement runs on a second connection (a thread's own) at
+    the same time as the other, so both cores work: for a caller that is not inside a
+    transaction, since the second connection sees committed rows only."""
     zone = zoneinfo.ZoneInfo(tenant.time_zone)
     ids = list(account_ids) if account_ids is not None else None
     end = _start_of(as_of + dt.timedelta(days=1), zone)
@@ -301,9 +308,9 @@ def health_inputs(
     tracked_features = TrackedFeature.objects.filter(tenant=tenant).count()
     frame = _inputs_frame(
         accounts,
-        [touches, engaged, team, champions, nps, tickets, invoices, pulses, milestones],
+        [touches, engaged, team, champions, nps, tickets, invoices, marketing, pulses, milestones],
         account_keys=live.values(account_id=F("pk")),
-        aside=[usage, marketing],
+        aside=[usage],
         concurrent=concurrent_reads,
     )
     frame.index.name = "account_id"
