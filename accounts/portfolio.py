@@ -38,7 +38,7 @@ from csplatform.templatetags.csp import day_month_year, money
 
 from .members import MemberField, member_choices
 from .models import Account, LifecycleStage, Segment
-from .services import tenant_today
+from .services import account_totals, tenant_today
 
 # Renewal windows of DOMAIN.md §10, in calendar months from today: (from, up to but excluding).
 RENEWAL_WINDOWS = {"0-3": (0, 3), "3-6": (3, 6), "6-9": (6, 9), "9-12": (9, 12)}
@@ -316,7 +316,9 @@ def portfolio_rows(values, *, today: dt.date, currency: str, open_tasks: dict[in
     return rows
 
 
-def portfolio_page(accounts: QuerySet[Account], *, number, rows, searched: bool) -> tuple[dict, Page]:
+def portfolio_page(
+    accounts: QuerySet[Account], *, number, rows, searched: bool, totals: dict | None = None
+) -> tuple[dict, Page]:
     """The totals of the filtered, sorted ``accounts`` and its page ``number`` (the first when
     that is not a number, the last when past the end), the page's rows read by ``rows(ids)``.
 
@@ -324,7 +326,8 @@ def portfolio_page(accounts: QuerySet[Account], *, number, rows, searched: bool)
     is most of the work, so the first page (where a new search, filter or sort lands) takes its
     ids and the totals from one statement, window aggregates beside ``ORDER BY … LIMIT``,
     instead of searching twice. A later page may be past the end, which only the totals tell,
-    so it takes the general path."""
+    so it takes the general path. ``totals`` already known (the tenant's, from the ledger)
+    are not counted again."""
     per_page = settings.PORTFOLIO_PAGE_SIZE
     if searched and number in (None, "", "1"):
         with_totals = accounts.annotate(total_count=Window(Count("*")), total_arr=Window(Sum("arr")))
@@ -333,7 +336,7 @@ def portfolio_page(accounts: QuerySet[Account], *, number, rows, searched: bool)
         totals = {"count": found[0][1], "arr": found[0][2]} if found else {"count": 0, "arr": Decimal("0")}
         paginator = CountedPaginator(accounts, per_page, count=totals["count"], rows=rows)
         return totals, Page(rows([pk for pk, _, _ in found]) if found else [], 1, paginator)
-    totals = portfolio_totals(accounts)
+    totals = totals if totals is not None else portfolio_totals(accounts)
     paginator = CountedPaginator(accounts, per_page, count=totals["count"], rows=rows)
     return totals, paginator.get_page(number)
 
@@ -370,7 +373,12 @@ def portfolio_context(request: HttpRequest, *, mine: bool) -> dict:
         return _sorted(Account.objects.filter(tenant=tenant, pk__in=ids), sort).values_list(*ROW_FIELDS)
 
     totals, page = portfolio_page(
-        accounts, number=request.GET.get("page"), rows=rows, searched=trigram_searched(filters)
+        accounts,
+        number=request.GET.get("page"),
+        rows=rows,
+        searched=trigram_searched(filters),
+        # Every account of the tenant: its totals ledger has them (a few rows, not 100,000).
+        totals=None if filters or mine else account_totals(tenant=tenant),
     )
     values = list(page.object_list)
     # The open playbook tasks of this page's accounts: one grouped COUNT (tenant, account, status).

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Case, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db import connection, transaction
+from django.db.models import Case, Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -18,6 +18,7 @@ from csplatform.models import Membership, Role, Tenant, User
 from .models import (
     DEFAULT_SEGMENTS,
     Account,
+    AccountTotalsDelta,
     Activity,
     ActivityContact,
     ActivityTeamMember,
@@ -68,7 +69,38 @@ def account_rollups_refresh(
         next_renewal_date=Subquery(first_end),
     )
     segments_assign(tenant=tenant, accounts=accounts)
+    if account_ids is None:  # the scheduled full refresh also tidies the totals ledger
+        account_totals_compact(tenant=tenant)
     return touched
+
+
+def account_totals(*, tenant: Tenant) -> dict:
+    """The tenant's number of accounts and total ARR (``{"count", "arr"}``) from the totals
+    ledger (``AccountTotalsDelta``) on PostgreSQL: the sum of the rows this transaction sees,
+    which is what counting the accounts would give. Counts the accounts on SQLite."""
+    if connection.vendor != "postgresql":
+        return Account.objects.filter(tenant=tenant).aggregate(
+            count=Count("*"), arr=Coalesce(Sum("arr"), Value(Decimal("0")))
+        )
+    totals = AccountTotalsDelta.objects.filter(tenant=tenant).aggregate(
+        count=Coalesce(Sum("accounts"), Value(0)), arr=Coalesce(Sum("arr"), Value(Decimal("0")))
+    )
+    return {"count": totals["count"], "arr": totals["arr"].quantize(Decimal("0.01"))}
+
+
+def account_totals_compact(*, tenant: Tenant) -> None:
+    """Fold the tenant's totals ledger into one row, in one statement. Rows that concurrent
+    transactions insert meanwhile are not seen, so not deleted: nothing is lost or counted twice."""
+    if connection.vendor != "postgresql":
+        return
+    table = AccountTotalsDelta._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH folded AS (DELETE FROM {table} WHERE tenant_id = %(tenant)s RETURNING accounts, arr) "  # noqa: S608
+            f"INSERT INTO {table} (tenant_id, accounts, arr) "
+            "SELECT %(tenant)s, sum(accounts), sum(arr) FROM folded HAVING count(*) > 0",
+            {"tenant": tenant.pk},
+        )
 
 
 def segments_assign(*, tenant: Tenant, accounts=None) -> int:

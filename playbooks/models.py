@@ -230,7 +230,12 @@ class Task(TenantOwned):
     class Meta:
         ordering = ["due_on", "pk"]
         indexes = [
-            models.Index(fields=["tenant", "assignee", "status", "due_on"], name="task_tenant_assignee_status"),
+            # snoozed_until included: the navigation badge on every page counts from the index alone.
+            models.Index(
+                fields=["tenant", "assignee", "status", "due_on"],
+                name="task_tenant_assignee_status",
+                include=["snoozed_until"],
+            ),
             models.Index(fields=["tenant", "account", "status"], name="task_tenant_account_status"),
             # For deleting a user or an activity (their constraints are kept). Partial: a new
             # task has neither, so creating one touches neither index.
