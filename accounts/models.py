@@ -166,20 +166,24 @@ class Account(TenantOwned):
 
 
 class AccountTotalsDelta(TenantOwned):
-    """A change to the tenant's number of accounts and total ARR, written by a PostgreSQL
-    trigger on ``accounts_account`` (migration 0006) for every statement that changes either:
+    """A change to the number of accounts and total ARR of a tenant's segment (or of its
+    accounts without one), written by a PostgreSQL trigger on ``accounts_account`` (migration
+    0006) for every statement that changes either:
     whatever writes the accounts (a form, an import, a bulk UPDATE, COPY, the admin), their
     totals follow. The rows only ever get inserted, so concurrent writers never wait for each
     other, and a reader sums the ones its snapshot sees: exactly the accounts it would count.
     ``accounts.services.account_totals_compact`` folds them into one row a tenant.
 
-    The portfolio's unfiltered "All accounts" reads its totals here (a few rows) instead of
-    counting and summing 100,000 accounts (10 ms of a 30 ms page). SQLite, the embedded run,
-    has no such trigger and counts the accounts."""
+    The portfolio's "All accounts", unfiltered or by segment, reads its totals here (a few
+    rows) instead of counting and summing up to 100,000 accounts (10 ms of a 30 ms page).
+    SQLite, the embedded run, has no such trigger and counts the accounts."""
 
     # No constraint: deleting a tenant deletes its accounts, whose trigger then writes rows
     # naming a tenant that is going away. Those rows add up to nothing and are left alone.
     tenant = models.ForeignKey("csplatform.Tenant", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    # No constraint either: a segment is deleted once its accounts have moved, leaving rows
+    # that add up to nothing.
+    segment = models.ForeignKey(Segment, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+")
     accounts = models.BigIntegerField()
     arr = models.DecimalField(max_digits=18, decimal_places=2)
 

@@ -377,8 +377,11 @@ def portfolio_context(request: HttpRequest, *, mine: bool) -> dict:
         number=request.GET.get("page"),
         rows=rows,
         searched=trigram_searched(filters),
-        # Every account of the tenant: its totals ledger has them (a few rows, not 100,000).
-        totals=None if filters or mine else account_totals(tenant=tenant),
+        # All the tenant's accounts, or a segment's: the totals ledger has them (a few rows, not
+        # up to 100,000 accounts).
+        totals=account_totals(tenant=tenant, segment=filters.get("segment"))
+        if set(filters) <= {"segment"} and not mine
+        else None,
     )
     values = list(page.object_list)
     # The open playbook tasks of this page's accounts: one grouped COUNT (tenant, account, status).

@@ -74,31 +74,36 @@ def account_rollups_refresh(
     return touched
 
 
-def account_totals(*, tenant: Tenant) -> dict:
-    """The tenant's number of accounts and total ARR (``{"count", "arr"}``) from the totals
-    ledger (``AccountTotalsDelta``) on PostgreSQL: the sum of the rows this transaction sees,
-    which is what counting the accounts would give. Counts the accounts on SQLite."""
+def account_totals(*, tenant: Tenant, segment: Segment | int | None = None) -> dict:
+    """The number of accounts and total ARR (``{"count", "arr"}``) of the tenant, or of one
+    of its segments, from the totals ledger (``AccountTotalsDelta``) on PostgreSQL: the sum of
+    the rows this transaction sees, which is what counting the accounts would give. Counts the
+    accounts on SQLite."""
     if connection.vendor != "postgresql":
-        return Account.objects.filter(tenant=tenant).aggregate(
-            count=Count("*"), arr=Coalesce(Sum("arr"), Value(Decimal("0")))
-        )
-    totals = AccountTotalsDelta.objects.filter(tenant=tenant).aggregate(
-        count=Coalesce(Sum("accounts"), Value(0)), arr=Coalesce(Sum("arr"), Value(Decimal("0")))
-    )
+        accounts = Account.objects.filter(tenant=tenant)
+        if segment is not None:
+            accounts = accounts.filter(segment=segment)
+        return accounts.aggregate(count=Count("*"), arr=Coalesce(Sum("arr"), Value(Decimal("0"))))
+    rows = AccountTotalsDelta.objects.filter(tenant=tenant)
+    if segment is not None:
+        rows = rows.filter(segment=segment)
+    totals = rows.aggregate(count=Coalesce(Sum("accounts"), Value(0)), arr=Coalesce(Sum("arr"), Value(Decimal("0"))))
     return {"count": totals["count"], "arr": totals["arr"].quantize(Decimal("0.01"))}
 
 
 def account_totals_compact(*, tenant: Tenant) -> None:
-    """Fold the tenant's totals ledger into one row, in one statement. Rows that concurrent
+    """Fold the tenant's totals ledger into one row a segment, in one statement; a segment
+    whose rows add up to nothing (it was emptied or deleted) keeps none. Rows that concurrent
     transactions insert meanwhile are not seen, so not deleted: nothing is lost or counted twice."""
     if connection.vendor != "postgresql":
         return
     table = AccountTotalsDelta._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH folded AS (DELETE FROM {table} WHERE tenant_id = %(tenant)s RETURNING accounts, arr) "  # noqa: S608
-            f"INSERT INTO {table} (tenant_id, accounts, arr) "
-            "SELECT %(tenant)s, sum(accounts), sum(arr) FROM folded HAVING count(*) > 0",
+            f"WITH folded AS (DELETE FROM {table} WHERE tenant_id = %(tenant)s RETURNING segment_id, accounts, arr) "  # noqa: S608
+            f"INSERT INTO {table} (tenant_id, segment_id, accounts, arr) "
+            "SELECT %(tenant)s, segment_id, sum(accounts), sum(arr) FROM folded GROUP BY segment_id "
+            "HAVING sum(accounts) <> 0 OR sum(arr) <> 0",
             {"tenant": tenant.pk},
         )
 

@@ -1,7 +1,8 @@
 """The account totals ledger (``AccountTotalsDelta``): on PostgreSQL, statement-level triggers
-on ``accounts_account`` insert each statement's change to a tenant's number of accounts and
-total ARR, read from the statement's transition tables (set-based: one row a tenant a
-statement, none when nothing moved). The ledger starts from the accounts there are. SQLite (the
+on ``accounts_account`` insert each statement's change to the number of accounts and total ARR
+of a tenant's segments, read from the statement's transition tables (set-based: one row a
+segment a statement, none when nothing moved; an account changing segment moves its count and
+ARR from one to the other). The ledger starts from the accounts there are. SQLite (the
 embedded default) skips the SQL: its portfolio counts the accounts.
 """
 
@@ -15,17 +16,17 @@ FUNCTION = """
 CREATE OR REPLACE FUNCTION accounts_totals_ledger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO accounts_accounttotalsdelta (tenant_id, accounts, arr)
-        SELECT tenant_id, count(*), sum(arr) FROM added GROUP BY tenant_id;
+        INSERT INTO accounts_accounttotalsdelta (tenant_id, segment_id, accounts, arr)
+        SELECT tenant_id, segment_id, count(*), sum(arr) FROM added GROUP BY tenant_id, segment_id;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO accounts_accounttotalsdelta (tenant_id, accounts, arr)
-        SELECT tenant_id, -count(*), -sum(arr) FROM removed GROUP BY tenant_id;
+        INSERT INTO accounts_accounttotalsdelta (tenant_id, segment_id, accounts, arr)
+        SELECT tenant_id, segment_id, -count(*), -sum(arr) FROM removed GROUP BY tenant_id, segment_id;
     ELSE
-        INSERT INTO accounts_accounttotalsdelta (tenant_id, accounts, arr)
-        SELECT tenant_id, sum(accounts), sum(arr)
-        FROM (SELECT tenant_id, 1 AS accounts, arr FROM added
-              UNION ALL SELECT tenant_id, -1, -arr FROM removed) moves
-        GROUP BY tenant_id HAVING sum(accounts) <> 0 OR sum(arr) <> 0;
+        INSERT INTO accounts_accounttotalsdelta (tenant_id, segment_id, accounts, arr)
+        SELECT tenant_id, segment_id, sum(accounts), sum(arr)
+        FROM (SELECT tenant_id, segment_id, 1 AS accounts, arr FROM added
+              UNION ALL SELECT tenant_id, segment_id, -1, -arr FROM removed) moves
+        GROUP BY tenant_id, segment_id HAVING sum(accounts) <> 0 OR sum(arr) <> 0;
     END IF;
     RETURN NULL;
 END $$
@@ -46,8 +47,8 @@ def create(apps, schema_editor):
             f"CREATE TRIGGER {name} {when} FOR EACH STATEMENT EXECUTE FUNCTION accounts_totals_ledger()"
         )
     schema_editor.execute(
-        "INSERT INTO accounts_accounttotalsdelta (tenant_id, accounts, arr) "
-        "SELECT tenant_id, count(*), sum(arr) FROM accounts_account GROUP BY tenant_id"
+        "INSERT INTO accounts_accounttotalsdelta (tenant_id, segment_id, accounts, arr) "
+        "SELECT tenant_id, segment_id, count(*), sum(arr) FROM accounts_account GROUP BY tenant_id, segment_id"
     )
 
 
@@ -72,6 +73,16 @@ class Migration(migrations.Migration):
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("accounts", models.BigIntegerField()),
                 ("arr", models.DecimalField(decimal_places=2, max_digits=18)),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="accounts.segment",
+                    ),
+                ),
                 (
                     "tenant",
                     models.ForeignKey(

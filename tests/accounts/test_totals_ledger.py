@@ -13,7 +13,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from accounts.models import Account, AccountTotalsDelta
+from accounts.models import Account, AccountTotalsDelta, Segment, TouchModel
 from accounts.services import account_rollups_refresh, account_totals, account_totals_compact
 from csplatform import bulk
 from csplatform.tenancy import tenant_scope
@@ -22,28 +22,46 @@ from tests.factories import AccountFactory
 pytestmark = pytest.mark.django_db
 
 
-def counted(tenant) -> dict:
+def counted(tenant, segment=None) -> dict:
     with scopes_disabled():
-        totals = Account.objects.filter(tenant=tenant).aggregate(count=Count("*"), arr=Sum("arr"))
+        accounts = Account.objects.filter(tenant=tenant)
+        if segment is not None:
+            accounts = accounts.filter(segment=segment)
+        totals = accounts.aggregate(count=Count("*"), arr=Sum("arr"))
     return {"count": totals["count"], "arr": totals["arr"] or Decimal("0.00")}
 
 
-def ledger(tenant) -> dict:
+def ledger(tenant, segment=None) -> dict:
     with tenant_scope(tenant):
-        return account_totals(tenant=tenant)
+        return account_totals(tenant=tenant, segment=segment)
 
 
 @pytest.fixture
 def books(tenant_a, tenant_b):
     with scopes_disabled():
-        mine = [AccountFactory(tenant=tenant_a, arr=Decimal(arr)) for arr in ("1000.10", "250000", "0")]
+        low = Segment.objects.get(tenant=tenant_a, touch_model=TouchModel.LOW)
+        mine = [AccountFactory(tenant=tenant_a, arr=Decimal(arr), segment=low) for arr in ("1000.10", "250000")]
+        mine.append(AccountFactory(tenant=tenant_a, arr=Decimal("0")))
         theirs = [AccountFactory(tenant=tenant_b, arr=Decimal("99"))]
     return mine, theirs
 
 
-def test_the_ledger_totals_equal_counting_the_accounts_of_each_tenant(tenant_a, tenant_b, books):
+def test_the_ledger_totals_equal_counting_the_accounts_of_each_tenant_and_segment(tenant_a, tenant_b, books):
+    low = books[0][0].segment
     assert ledger(tenant_a) == counted(tenant_a) == {"count": 3, "arr": Decimal("251000.10")}
+    assert ledger(tenant_a, low.pk) == counted(tenant_a, low) == {"count": 2, "arr": Decimal("251000.10")}
     assert ledger(tenant_b) == counted(tenant_b) == {"count": 1, "arr": Decimal("99.00")}
+
+
+def test_moving_an_account_between_segments_moves_its_count_and_arr(tenant_a, books):
+    low = books[0][0].segment
+    with scopes_disabled():
+        high = Segment.objects.get(tenant=tenant_a, touch_model=TouchModel.HIGH)
+        Account.objects.filter(pk=books[0][1].pk).update(segment=high)
+
+    assert ledger(tenant_a, low.pk) == counted(tenant_a, low) == {"count": 1, "arr": Decimal("1000.10")}
+    assert ledger(tenant_a, high.pk) == counted(tenant_a, high) == {"count": 1, "arr": Decimal("250000.00")}
+    assert ledger(tenant_a) == counted(tenant_a)
 
 
 def test_bulk_updates_deletes_copies_and_bulk_creates_are_followed(tenant_a, tenant_b, books):
@@ -89,6 +107,7 @@ def test_the_rollup_refresh_moves_the_totals_and_folds_the_ledger_into_one_row(t
 
     assert ledger(tenant_a) == counted(tenant_a) == {"count": 3, "arr": Decimal("0.00")}
     with scopes_disabled():
+        # One row a segment with accounts (the refresh moved them all to the lowest band).
         assert AccountTotalsDelta.objects.filter(tenant=tenant_a).count() == 1
         assert AccountTotalsDelta.objects.filter(tenant=tenant_b).count() == 1  # other tenants untouched
     with tenant_scope(tenant_a):
@@ -96,11 +115,15 @@ def test_the_rollup_refresh_moves_the_totals_and_folds_the_ledger_into_one_row(t
     assert ledger(tenant_a) == counted(tenant_a)
 
 
-def test_all_accounts_without_filters_shows_the_ledger_totals(client_for, lena, tenant_a, books, settings):
+def test_all_accounts_without_filters_or_by_segment_shows_the_ledger_totals(
+    client_for, lena, tenant_a, books, settings
+):
     settings.PORTFOLIO_PAGE_SIZE = 2
     with scopes_disabled():
         Account.objects.filter(tenant=tenant_a, arr=0).update(arr=Decimal("48999.90"))
 
-    html = client_for(lena).get("/accounts/", {"page": "2"}).content.decode()
+    everything = client_for(lena).get("/accounts/", {"page": "2"}).content.decode()
+    low = client_for(lena).get("/accounts/", {"segment": books[0][0].segment_id}).content.decode()
 
-    assert re.search(r"<strong>3</strong> accounts\s*· <strong>\$300,000</strong> total ARR", html)
+    assert re.search(r"<strong>3</strong> accounts\s*· <strong>\$300,000</strong> total ARR", everything)
+    assert re.search(r"<strong>2</strong> accounts\s*· <strong>\$251,000</strong> total ARR", low)
