@@ -222,7 +222,9 @@ def health_seed(
     if large:
         replay = [today - dt.timedelta(days=7)]  # the 7-day arrow and comparison; time budget
     else:
-        replay = sorted({today - dt.timedelta(days=d) for d in (84, 70, 56, 42, 30, 28, 14, 7)})
+        # Every day of the last month (what "why it changed" and the arrow compare with) and
+        # every third day before it: the 90-day chart has 50 points, not a handful.
+        replay = sorted({today - dt.timedelta(days=d) for d in (*range(HISTORY_DAYS - 1, 30, -3), *range(30, 0, -1))})
     for day in [*replay, today]:
         health_recompute(tenant=tenant, as_of=day)
     log(

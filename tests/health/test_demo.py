@@ -61,7 +61,9 @@ def test_the_health_demo_has_declining_and_growing_accounts_a_trend_and_is_deter
     assert any(raw >= 10 for raw in trends), "some accounts grow"
     # Replayed past days: the 7- and 30-day comparisons and the 90-day chart have snapshots.
     assert {TODAY, TODAY - dt.timedelta(days=7), TODAY - dt.timedelta(days=30)} <= facts["snapshot_days"]
-    assert len(facts["snapshot_days"]) >= 5
+    # Every day of the last month, every third before it: the chart is a line, not five dots.
+    assert {TODAY - dt.timedelta(days=d) for d in range(31)} <= facts["snapshot_days"]
+    assert len(facts["snapshot_days"]) >= 50
     assert facts["milestones"] > 0  # success plans feed the milestones measure
 
     assert seeded_digest()[0] == digest
