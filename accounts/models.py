@@ -172,7 +172,8 @@ class AccountTotalsDelta(TenantOwned):
     whatever writes the accounts (a form, an import, a bulk UPDATE, COPY, the admin), their
     totals follow. The rows only ever get inserted, so concurrent writers never wait for each
     other, and a reader sums the ones its snapshot sees: exactly the accounts it would count.
-    ``accounts.services.account_totals_compact`` folds them into one row a tenant.
+    ``accounts.services.account_totals_recount`` replaces them with one row a segment,
+    counted.
 
     The portfolio's "All accounts", unfiltered or by segment, reads its totals here (a few
     rows) instead of counting and summing up to 100,000 accounts (10 ms of a 30 ms page).

@@ -69,8 +69,8 @@ def account_rollups_refresh(
         next_renewal_date=Subquery(first_end),
     )
     segments_assign(tenant=tenant, accounts=accounts)
-    if account_ids is None:  # the scheduled full refresh also tidies the totals ledger
-        account_totals_compact(tenant=tenant)
+    if account_ids is None:  # the scheduled full refresh also re-counts the totals ledger
+        account_totals_recount(tenant=tenant)
     return touched
 
 
@@ -91,19 +91,20 @@ def account_totals(*, tenant: Tenant, segment: Segment | int | None = None) -> d
     return {"count": totals["count"], "arr": totals["arr"].quantize(Decimal("0.01"))}
 
 
-def account_totals_compact(*, tenant: Tenant) -> None:
-    """Fold the tenant's totals ledger into one row a segment, in one statement; a segment
-    whose rows add up to nothing (it was emptied or deleted) keeps none. Rows that concurrent
-    transactions insert meanwhile are not seen, so not deleted: nothing is lost or counted twice."""
+def account_totals_recount(*, tenant: Tenant) -> None:
+    """Replace the tenant's totals ledger with one row a segment counted from its accounts, in
+    one statement: the rows it deletes and the accounts it counts are those of one snapshot, so
+    a concurrent writer's rows (not seen, not deleted) still add its change once it commits.
+    Keeps the ledger short, and mends it after any write that went around the triggers."""
     if connection.vendor != "postgresql":
         return
     table = AccountTotalsDelta._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH folded AS (DELETE FROM {table} WHERE tenant_id = %(tenant)s RETURNING segment_id, accounts, arr) "  # noqa: S608
+            f"WITH cleared AS (DELETE FROM {table} WHERE tenant_id = %(tenant)s) "  # noqa: S608
             f"INSERT INTO {table} (tenant_id, segment_id, accounts, arr) "
-            "SELECT %(tenant)s, segment_id, sum(accounts), sum(arr) FROM folded GROUP BY segment_id "
-            "HAVING sum(accounts) <> 0 OR sum(arr) <> 0",
+            f"SELECT tenant_id, segment_id, count(*), sum(arr) FROM {Account._meta.db_table} "
+            "WHERE tenant_id = %(tenant)s GROUP BY tenant_id, segment_id",
             {"tenant": tenant.pk},
         )
 

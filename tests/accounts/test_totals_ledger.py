@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts.models import Account, AccountTotalsDelta, Segment, TouchModel
-from accounts.services import account_rollups_refresh, account_totals, account_totals_compact
+from accounts.services import account_rollups_refresh, account_totals, account_totals_recount
 from csplatform import bulk
 from csplatform.tenancy import tenant_scope
 from tests.factories import AccountFactory
@@ -101,7 +101,7 @@ def test_a_rolled_back_write_leaves_the_totals_as_they_were(tenant_a, books):
     assert ledger(tenant_a) == before == counted(tenant_a)
 
 
-def test_the_rollup_refresh_moves_the_totals_and_folds_the_ledger_into_one_row(tenant_a, tenant_b, books):
+def test_the_rollup_refresh_moves_the_totals_and_recounts_the_ledger_into_one_row_a_segment(tenant_a, tenant_b, books):
     with tenant_scope(tenant_a):
         account_rollups_refresh(tenant=tenant_a)  # no subscription lines: every ARR becomes 0
 
@@ -110,9 +110,19 @@ def test_the_rollup_refresh_moves_the_totals_and_folds_the_ledger_into_one_row(t
         # One row a segment with accounts (the refresh moved them all to the lowest band).
         assert AccountTotalsDelta.objects.filter(tenant=tenant_a).count() == 1
         assert AccountTotalsDelta.objects.filter(tenant=tenant_b).count() == 1  # other tenants untouched
+
+
+def test_a_recount_mends_a_ledger_that_a_write_went_around(tenant_a, tenant_b, books):
+    with scopes_disabled():
+        # As if a write had bypassed the triggers.
+        AccountTotalsDelta.objects.create(tenant=tenant_a, segment=None, accounts=5, arr=Decimal("12"))
+    assert ledger(tenant_a) != counted(tenant_a)
+
     with tenant_scope(tenant_a):
-        account_totals_compact(tenant=tenant_a)  # folding twice changes nothing
+        account_totals_recount(tenant=tenant_a)
+
     assert ledger(tenant_a) == counted(tenant_a)
+    assert ledger(tenant_b) == counted(tenant_b)
 
 
 def test_all_accounts_without_filters_or_by_segment_shows_the_ledger_totals(
