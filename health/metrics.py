@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Aggregate, BigIntegerField, Count, F, Func, IntegerField, Max, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
@@ -153,10 +153,12 @@ def _frame_read_aside(statement: str, params: tuple, columns: list[str]) -> pd.D
     connections already keep both cores busy, and workers on top only added their overhead
     (the usage scan's partial aggregates, gathered and finalised): 2.0 s against 2.15 s."""
     try:
-        with connection.cursor() as cursor:
-            for name, value in {**RECOMPUTE_SETTINGS, "max_parallel_workers_per_gather": "0"}.items():
-                cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
-        return _frame_read(statement, params, columns)
+        # Settings local to a transaction, so none outlives it on a pooled server connection.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                for name, value in {**RECOMPUTE_SETTINGS, "max_parallel_workers_per_gather": "0"}.items():
+                    cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+            return _frame_read(statement, params, columns)
     finally:
         connection.close()
 
