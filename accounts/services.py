@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -81,9 +81,7 @@ def account_totals(*, tenant: Tenant, segment: Segment | int | None = None) -> d
     accounts on SQLite."""
     if connection.vendor != "postgresql":
         accounts = Account.objects.filter(tenant=tenant)
-        if segment is not None:
-            accounts = accounts.filter(segment=segment)
-        return accounts.aggregate(count=Count("*"), arr=Coalesce(Sum("arr"), Value(Decimal("0"))))
+        return (accounts if segment is None else accounts.filter(segment=segment)).totals()
     rows = AccountTotalsDelta.objects.filter(tenant=tenant)
     if segment is not None:
         rows = rows.filter(segment=segment)

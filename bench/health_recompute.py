@@ -160,8 +160,7 @@ def floor_seconds(tenant: Tenant, today: dt.date, accounts: int) -> tuple[float,
     with transaction.atomic(), connection.cursor() as cursor:
         # The settings the recompute runs with (memory for its aggregates, no JIT): the same
         # conditions for both.
-        for name, value in services.RECOMPUTE_SETTINGS.items():
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+        metrics.recompute_settings_apply()
         started = time.perf_counter()
         cursor.execute(aggregate, params)
         cursor.fetchall()  # one row

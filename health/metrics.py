@@ -54,6 +54,16 @@ MARKETING_DAYS = 90
 RECOMPUTE_SETTINGS = {"work_mem": "64MB", "jit": "off"}
 
 
+def recompute_settings_apply(**overrides: str) -> None:
+    """``RECOMPUTE_SETTINGS`` (and ``overrides``) until the current transaction ends, on
+    PostgreSQL: local to it, so none outlives it on a pooled server connection."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name, value in {**RECOMPUTE_SETTINGS, **overrides}.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+
+
 class BitOr(Aggregate):
     """``BIT_OR`` of an integer column: PostgreSQL's own aggregate, and on SQLite the one
     ``health.apps`` registers on each connection."""
@@ -134,11 +144,11 @@ def _frame_read(statement: str, params: tuple, columns: list[str]) -> pd.DataFra
             merged = connection.ops.compose_sql(statement, params)
             with cursor.copy(f"COPY ({merged}) TO STDOUT WITH (FORMAT csv)") as copy:
                 data = b"".join(copy)
-            rows = []
             if data:
                 frame = pd.read_csv(io.BytesIO(data), names=columns, index_col=0, dtype=dtypes)
                 frame.index = frame.index.astype("int64")
                 return frame
+            rows = []
         else:
             cursor.execute(statement, params)
             rows = cursor.fetchall()
@@ -153,11 +163,8 @@ def _frame_read_aside(statement: str, params: tuple, columns: list[str]) -> pd.D
     connections already keep both cores busy, and workers on top only added their overhead
     (the usage scan's partial aggregates, gathered and finalised): 2.0 s against 2.15 s."""
     try:
-        # Settings local to a transaction, so none outlives it on a pooled server connection.
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                for name, value in {**RECOMPUTE_SETTINGS, "max_parallel_workers_per_gather": "0"}.items():
-                    cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+            recompute_settings_apply(max_parallel_workers_per_gather="0")
             return _frame_read(statement, params, columns)
     finally:
         connection.close()

@@ -24,7 +24,7 @@ from csplatform.locks import deletion_lock_shared
 from csplatform.models import Membership, Tenant, User
 
 from . import scoring
-from .metrics import RECOMPUTE_SETTINGS, health_inputs
+from .metrics import health_inputs, recompute_settings_apply
 from .models import (
     ActiveHealthConfig,
     HealthConfig,
@@ -153,7 +153,7 @@ def health_recompute(
             return RecomputeResult(accounts=0, band_changes=0, config_version=0, skipped=True)
         # The scores and snapshots name their account without a constraint (health.models).
         deletion_lock_shared()
-        _settings_apply()
+        recompute_settings_apply()
         config = health_config_active(tenant=tenant)
         if ids == []:
             return RecomputeResult(accounts=0, band_changes=0, config_version=config.version)
@@ -203,14 +203,6 @@ def _churned_scores_clear(
     )
     HealthScore.objects.filter(tenant=tenant, pk__in=[pk for pk, *_ in rows]).delete()
     return len(rows)
-
-
-def _settings_apply() -> None:
-    """``RECOMPUTE_SETTINGS`` until the transaction ends."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for name, value in RECOMPUTE_SETTINGS.items():
-                cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def _lock_tenant(tenant: Tenant) -> bool:
@@ -274,16 +266,18 @@ def _scores_write(
     2. Join them with the current scores (a hash join): each account's previous band and score,
        its ``change_7d`` (against the latest snapshot a week old or older, one index probe) and
        whether anything differs at all (``same``).
-    3. From that join: a ``BandChange`` for each account whose band moved, and ``INSERT … ON
-       CONFLICT DO UPDATE`` of the current scores and of the day's snapshots, for the accounts
-       whose values differ only: a rerun with the same data and version writes nothing. (The
-       day's snapshot always equals a current score of that day, both being written here
-       together, so "the score is the same" covers both.)
+    3. From that join: a ``BandChange`` for each account whose band moved, and the current
+       scores and the day's snapshots of the accounts whose values differ only: a rerun with
+       the same data and version writes nothing. (The day's snapshot always equals a current
+       score of that day, both being written here together, so "the score is the same" covers
+       both.)
 
     On PostgreSQL steps 2 and 3 are one statement: the join is a ``MATERIALIZED`` CTE held in
-    memory and the three writes are data-modifying CTEs reading it (creating, analysing and
-    dropping a temporary table for it cost more than 0.4 s at 100,000 accounts). SQLite has no
-    data-modifying CTE: the join goes into a temporary table and the writes follow one by one.
+    memory (creating, analysing and dropping a temporary table for it cost more than 0.4 s at
+    100,000 accounts) and the writes are data-modifying CTEs reading it: ``UPDATE … FROM`` of
+    the rows that exist (a hash join: 20-25 % faster than ``ON CONFLICT``'s index probe and
+    speculative insert per row), then upserts of the rest. SQLite has no data-modifying CTE:
+    the join goes into a temporary table and upserts follow one by one.
 
     No statement writes a table that it also decides from by ``NOT EXISTS``: such an insert on a
     table planned as empty scanned it once per row, and a first recompute of 100,000 accounts
@@ -339,7 +333,7 @@ def _scores_write(
         )
 
     # A replayed past day writes its snapshots whatever the current scores say.
-    snapshot_due = "true" if history_only else "NOT same"
+    snapshot_due = "true" if history_only else "NOT n.same"
     # change_7d alone can move (the week-old snapshot is a new day): it is compared too.
     score_moved = f"(NOT n.same OR n.change_7d {distinct} n.old_change_7d)"
     with connection.cursor() as cursor:
@@ -349,12 +343,11 @@ def _scores_write(
         if postgres:
             # Analysed for the hash join's estimate (autovacuum never sees a temporary table).
             cursor.execute(f"ANALYZE {NEW_DOCS} (account_id)")
-            # Rows that exist are rewritten by UPDATE … FROM (a hash join: 20-25 % faster than
-            # ON CONFLICT's index probe and speculative insert per row); the upserts then see
-            # only the accounts without a current score, or without the day's snapshot.
+            # The upserts see only the accounts without a current score, or without the day's
+            # snapshot: the UPDATEs rewrote the others.
             steps: list[tuple[str, str, list]] = []
             if not history_only:
-                steps.append(("band_changes", *band_changes))
+                steps.append(("band_changes", band_changes[0] + " RETURNING 1", band_changes[1]))
                 steps.append(
                     (
                         "scores_updated",
@@ -372,8 +365,7 @@ def _scores_write(
                     "snapshots_updated",
                     "UPDATE health_healthsnapshot t SET score = n.score, band = n.band, breakdown = n.breakdown, "  # noqa: S608
                     f"config_id = %s FROM {NEW_SCORES} n WHERE t.tenant_id = %s AND t.day = %s "
-                    f"AND t.account_id = n.account_id AND {'true' if history_only else 'NOT n.same'} "
-                    "RETURNING t.account_id",
+                    f"AND t.account_id = n.account_id AND {snapshot_due} RETURNING t.account_id",
                     [config.pk, tenant.pk, as_of],
                 )
             )
@@ -386,7 +378,7 @@ def _scores_write(
                 )
             )
             ctes = [f"{NEW_SCORES} AS MATERIALIZED ({joined})"]
-            ctes += [f"{name} AS ({sql}{'' if 'RETURNING' in sql else ' RETURNING 1'})" for name, sql, _ in steps]
+            ctes += [f"{name} AS ({sql})" for name, sql, _ in steps]
             cursor.execute(
                 f"WITH {', '.join(ctes)} SELECT {'0' if history_only else 'count(*) FROM band_changes'}",  # noqa: S608
                 [*joined_params, *(param for _, _, params in steps for param in params)],
